@@ -23,7 +23,7 @@ export interface RangeOptions {
   limit?: number;
   /** Start at this key (inclusive) instead of the prefix start: the continue token. */
   startKey?: string;
-  /** Read the state as of this past revision; absent = current. */
+  /** Read the state as of this past revision; absent or 0 = current. */
   revision?: number;
 }
 
@@ -48,7 +48,10 @@ export type DeleteResult =
 
 export interface WatchEvent {
   type: 'PUT' | 'DELETE';
-  /** For PUT: the new value. For DELETE: key with empty value and modRevision = the delete revision. */
+  /**
+   * For PUT: the new value. For DELETE: key with empty value, createRevision 0 and
+   * modRevision = the delete revision (etcd's shape).
+   */
   kv: KeyValue;
   /** The value before this event, when there was one. */
   prev?: KeyValue;
@@ -96,18 +99,33 @@ export interface Store {
 
   /**
    * Calls `onEvents` with every change under `prefix`, in revision order, starting after
-   * `afterRevision`. Events of one revision arrive together. Throws CompactedError
-   * (synchronously from the returned promise) when afterRevision is older than the
-   * compacted revision. Resolves once history up to the current revision is queued.
+   * `afterRevision`. Events of one revision arrive together; one call may carry several
+   * revisions. Rejects with CompactedError when afterRevision is older than the
+   * compacted revision (afterRevision == compacted is served) and with
+   * FutureRevisionError when it is newer than the current revision. Resolves once
+   * history up to the current revision is queued. Delivery stops when `signal` aborts
+   * or the store closes; an already-aborted signal delivers nothing.
+   *
+   * Callbacks are never invoked inside the call to a store method, should be cheap
+   * (append to a buffer) and must treat the events as read-only. A callback that throws
+   * cannot break the store or other watchers. Whether a write's promise resolves before
+   * or after watchers see its event is up to the implementation (sqlite: watchers
+   * first; etcd: either), so code that needs its own write in a watch-fed cache must
+   * wait for the write's revision there.
    */
   watch(prefix: string, opts: WatchOptions, onEvents: (events: WatchEvent[]) => void): Promise<void>;
 
-  /** Drop history older than `revision` (the latest value of every live key is kept). */
+  /**
+   * Drop history older than `revision` (the state at `revision` and after is kept).
+   * Afterwards reads below `revision` reject with CompactedError. FutureRevisionError
+   * beyond the current revision; a revision at or below the compacted one is a no-op.
+   */
   compact(revision: number): Promise<void>;
 
   /** The latest revision and the compacted revision. */
   currentRevision(): Promise<number>;
   compactedRevision(): Promise<number>;
 
+  /** Lets writes already issued finish, then closes; later calls reject. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,0 +1,233 @@
+// The resource table: every resource Skiff serves, described once. The apiserver's
+// routing, discovery, storage keys, OpenAPI and printing are all driven from here.
+// Kinds, plurals and scopes match the API reference (checked by resources.test.ts
+// against the generated reference data); short names and categories are what
+// upstream's discovery reports, which the reference does not hold.
+
+export type SubresourceName = 'status' | 'scale' | 'binding' | 'eviction' | 'finalize';
+
+export interface ResourceInfo {
+  group: string;
+  version: string;
+  /** Plural, lower case: the URL segment. */
+  plural: string;
+  singular: string;
+  kind: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  subresources: SubresourceName[];
+  /** The verbs on the main resource. */
+  verbs: string[];
+  /** metadata.generation is maintained (set on create, bumped on spec changes). */
+  generation: boolean;
+  /** Storage key prefix without trailing slash, e.g. /registry/pods or /registry/apps/deployments. */
+  storagePrefix: string;
+}
+
+const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+interface Spec {
+  plural: string;
+  kind: string;
+  namespaced?: boolean;
+  short?: string[];
+  all?: boolean;
+  sub?: SubresourceName[];
+  verbs?: string[];
+  generation?: boolean;
+}
+
+const NS = true;
+
+function group(groupName: string, version: string, specs: Spec[]): ResourceInfo[] {
+  return specs.map((s) => ({
+    group: groupName,
+    version,
+    plural: s.plural,
+    singular: s.kind.toLowerCase(),
+    kind: s.kind,
+    namespaced: s.namespaced ?? false,
+    shortNames: s.short ?? [],
+    categories: s.all ? ['all'] : [],
+    subresources: s.sub ?? [],
+    verbs: s.verbs ?? ALL_VERBS,
+    generation: s.generation ?? false,
+    storagePrefix: groupName ? `/registry/${groupName}/${s.plural}` : `/registry/${s.plural}`,
+  }));
+}
+
+export const RESOURCES: ResourceInfo[] = [
+  ...group('', 'v1', [
+    { plural: 'componentstatuses', kind: 'ComponentStatus', short: ['cs'], verbs: ['get', 'list'] },
+    { plural: 'configmaps', kind: 'ConfigMap', namespaced: NS, short: ['cm'] },
+    { plural: 'endpoints', kind: 'Endpoints', namespaced: NS, short: ['ep'] },
+    { plural: 'events', kind: 'Event', namespaced: NS, short: ['ev'] },
+    { plural: 'limitranges', kind: 'LimitRange', namespaced: NS, short: ['limits'] },
+    {
+      plural: 'namespaces',
+      kind: 'Namespace',
+      short: ['ns'],
+      sub: ['status', 'finalize'],
+      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+    },
+    { plural: 'nodes', kind: 'Node', short: ['no'], sub: ['status'] },
+    { plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: NS, short: ['pvc'], sub: ['status'] },
+    { plural: 'persistentvolumes', kind: 'PersistentVolume', short: ['pv'], sub: ['status'] },
+    { plural: 'pods', kind: 'Pod', namespaced: NS, short: ['po'], all: true, sub: ['status', 'binding'] },
+    { plural: 'podtemplates', kind: 'PodTemplate', namespaced: NS },
+    {
+      plural: 'replicationcontrollers',
+      kind: 'ReplicationController',
+      namespaced: NS,
+      short: ['rc'],
+      all: true,
+      sub: ['status', 'scale'],
+      generation: true,
+    },
+    { plural: 'resourcequotas', kind: 'ResourceQuota', namespaced: NS, short: ['quota'], sub: ['status'] },
+    { plural: 'secrets', kind: 'Secret', namespaced: NS },
+    { plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: NS, short: ['sa'] },
+    {
+      plural: 'services',
+      kind: 'Service',
+      namespaced: NS,
+      short: ['svc'],
+      all: true,
+      sub: ['status'],
+      verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+    },
+  ]),
+  ...group('apps', 'v1', [
+    { plural: 'controllerrevisions', kind: 'ControllerRevision', namespaced: NS },
+    { plural: 'daemonsets', kind: 'DaemonSet', namespaced: NS, short: ['ds'], all: true, sub: ['status'], generation: true },
+    {
+      plural: 'deployments',
+      kind: 'Deployment',
+      namespaced: NS,
+      short: ['deploy'],
+      all: true,
+      sub: ['status', 'scale'],
+      generation: true,
+    },
+    { plural: 'replicasets', kind: 'ReplicaSet', namespaced: NS, short: ['rs'], all: true, sub: ['status', 'scale'], generation: true },
+    { plural: 'statefulsets', kind: 'StatefulSet', namespaced: NS, short: ['sts'], all: true, sub: ['status', 'scale'], generation: true },
+  ]),
+  ...group('autoscaling', 'v2', [
+    {
+      plural: 'horizontalpodautoscalers',
+      kind: 'HorizontalPodAutoscaler',
+      namespaced: NS,
+      short: ['hpa'],
+      all: true,
+      sub: ['status'],
+      generation: true,
+    },
+  ]),
+  ...group('batch', 'v1', [
+    { plural: 'cronjobs', kind: 'CronJob', namespaced: NS, short: ['cj'], all: true, sub: ['status'], generation: true },
+    { plural: 'jobs', kind: 'Job', namespaced: NS, all: true, sub: ['status'], generation: true },
+  ]),
+  ...group('coordination.k8s.io', 'v1', [{ plural: 'leases', kind: 'Lease', namespaced: NS }]),
+  ...group('discovery.k8s.io', 'v1', [{ plural: 'endpointslices', kind: 'EndpointSlice', namespaced: NS }]),
+  ...group('events.k8s.io', 'v1', [{ plural: 'events', kind: 'Event', namespaced: NS, short: ['ev'] }]),
+  ...group('networking.k8s.io', 'v1', [
+    { plural: 'ingressclasses', kind: 'IngressClass' },
+    { plural: 'ingresses', kind: 'Ingress', namespaced: NS, short: ['ing'], sub: ['status'], generation: true },
+    { plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: NS, short: ['netpol'], generation: true },
+  ]),
+  ...group('policy', 'v1', [
+    { plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: NS, short: ['pdb'], sub: ['status'], generation: true },
+  ]),
+  ...group('rbac.authorization.k8s.io', 'v1', [
+    { plural: 'clusterrolebindings', kind: 'ClusterRoleBinding' },
+    { plural: 'clusterroles', kind: 'ClusterRole' },
+    { plural: 'rolebindings', kind: 'RoleBinding', namespaced: NS },
+    { plural: 'roles', kind: 'Role', namespaced: NS },
+  ]),
+  ...group('scheduling.k8s.io', 'v1', [{ plural: 'priorityclasses', kind: 'PriorityClass', short: ['pc'] }]),
+  ...group('storage.k8s.io', 'v1', [{ plural: 'storageclasses', kind: 'StorageClass', short: ['sc'] }]),
+];
+
+/** Groups in the order upstream's discovery lists them (core first, then this order). */
+export const GROUP_ORDER = [
+  '',
+  'apps',
+  'events.k8s.io',
+  'autoscaling',
+  'batch',
+  'networking.k8s.io',
+  'policy',
+  'rbac.authorization.k8s.io',
+  'storage.k8s.io',
+  'scheduling.k8s.io',
+  'coordination.k8s.io',
+  'discovery.k8s.io',
+];
+
+/** Kinds of subresources as discovery reports them (responseKind). */
+export function subresourceKind(r: ResourceInfo, sub: SubresourceName): { group: string; version: string; kind: string } {
+  switch (sub) {
+    case 'scale':
+      return { group: 'autoscaling', version: 'v1', kind: 'Scale' };
+    case 'binding':
+      return { group: '', version: 'v1', kind: 'Binding' };
+    case 'eviction':
+      return { group: 'policy', version: 'v1', kind: 'Eviction' };
+    default:
+      return { group: r.group, version: r.version, kind: r.kind };
+  }
+}
+
+export function subresourceVerbs(sub: SubresourceName): string[] {
+  switch (sub) {
+    case 'binding':
+    case 'eviction':
+      return ['create'];
+    case 'finalize':
+      return ['update'];
+    default:
+      return ['get', 'patch', 'update'];
+  }
+}
+
+export function apiVersionOf(r: { group: string; version: string }): string {
+  return r.group ? `${r.group}/${r.version}` : r.version;
+}
+
+export class ResourceTable {
+  readonly all: ResourceInfo[];
+  private readonly byPath = new Map<string, ResourceInfo>();
+  private readonly byKind = new Map<string, ResourceInfo>();
+
+  constructor(resources: ResourceInfo[] = RESOURCES) {
+    this.all = resources;
+    for (const r of resources) {
+      this.byPath.set(`${r.group}/${r.version}/${r.plural}`, r);
+      this.byKind.set(`${r.group}/${r.version}/${r.kind}`, r);
+    }
+  }
+
+  lookup(group: string, version: string, plural: string): ResourceInfo | undefined {
+    return this.byPath.get(`${group}/${version}/${plural}`);
+  }
+
+  byGVK(group: string, version: string, kind: string): ResourceInfo | undefined {
+    return this.byKind.get(`${group}/${version}/${kind}`);
+  }
+
+  groupVersions(): { group: string; version: string; resources: ResourceInfo[] }[] {
+    const map = new Map<string, { group: string; version: string; resources: ResourceInfo[] }>();
+    for (const r of this.all) {
+      const k = `${r.group}/${r.version}`;
+      let gv = map.get(k);
+      if (!gv) map.set(k, (gv = { group: r.group, version: r.version, resources: [] }));
+      gv.resources.push(r);
+    }
+    const order = (g: string) => {
+      const i = GROUP_ORDER.indexOf(g);
+      return i < 0 ? GROUP_ORDER.length : i;
+    };
+    return [...map.values()].sort((a, b) => order(a.group) - order(b.group) || a.group.localeCompare(b.group));
+  }
+}

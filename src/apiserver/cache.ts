@@ -1,0 +1,237 @@
+// The watch cache: every stored object kept in memory, per resource, fed by one store
+// watch over /registry/. Lists, gets and watches are served from here; SQLite is only
+// read at start, for continue pages (a consistent snapshot at an older revision) and
+// for writes. One global revision orders everything, as in etcd.
+
+import type { KObject } from '../api/object.ts';
+import type { ResourceInfo } from '../api/resources.ts';
+import { gone } from '../api/errors.ts';
+import type { KeyValue, Store, WatchEvent } from '../storage/store.ts';
+
+export interface CachedObject {
+  key: string;
+  /** The object with metadata.resourceVersion set. Never mutated: copy before changing. */
+  obj: KObject;
+  /** JSON.stringify(obj), kept so lists and watch fan-out do not serialize again. */
+  json: string;
+  modRevision: number;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface CacheEvent {
+  type: WatchEventType;
+  revision: number;
+  cur: CachedObject;
+  /** The object before this change (MODIFIED, DELETED). */
+  prev?: CachedObject;
+}
+
+export interface Watcher {
+  /** Only events after this revision are delivered. */
+  afterRevision: number;
+  namespace?: string;
+  matches: (obj: KObject) => boolean;
+  deliver: (type: WatchEventType, obj: CachedObject) => void;
+}
+
+/** How many past events each resource keeps for watches that resume from a resourceVersion. */
+const EVENT_HISTORY = 10_000;
+
+export function decodeStored(kv: KeyValue): CachedObject {
+  const obj = JSON.parse(kv.value) as KObject;
+  obj.metadata ??= {};
+  obj.metadata.resourceVersion = String(kv.modRevision);
+  return { key: kv.key, obj, json: JSON.stringify(obj), modRevision: kv.modRevision };
+}
+
+export class ResourceCache {
+  readonly info: ResourceInfo;
+  readonly items = new Map<string, CachedObject>();
+  private sorted: string[] | undefined;
+  // Ring of recent events in revision order.
+  private readonly ring: (CacheEvent | undefined)[] = new Array(EVENT_HISTORY);
+  private ringStart = 0;
+  private ringLen = 0;
+  /** Events at or before this revision may be missing from the ring. */
+  private historyFloor: number;
+  readonly watchers = new Set<Watcher>();
+
+  constructor(info: ResourceInfo, startRevision: number) {
+    this.info = info;
+    this.historyFloor = startRevision;
+  }
+
+  /** Keys in sorted order (the order lists and continue tokens use). */
+  sortedKeys(): string[] {
+    if (!this.sorted) this.sorted = [...this.items.keys()].sort();
+    return this.sorted;
+  }
+
+  apply(ev: CacheEvent): void {
+    if (ev.type === 'DELETED') {
+      this.items.delete(ev.cur.key);
+      this.sorted = undefined;
+    } else {
+      if (!this.items.has(ev.cur.key)) this.sorted = undefined;
+      this.items.set(ev.cur.key, ev.cur);
+    }
+    if (this.ringLen === EVENT_HISTORY) {
+      this.historyFloor = this.ring[this.ringStart]!.revision;
+      this.ring[this.ringStart] = ev;
+      this.ringStart = (this.ringStart + 1) % EVENT_HISTORY;
+    } else {
+      this.ring[(this.ringStart + this.ringLen) % EVENT_HISTORY] = ev;
+      this.ringLen++;
+    }
+    for (const w of this.watchers) dispatch(w, ev);
+  }
+
+  /** Events with revision > after, or a 410 when that history is gone. */
+  eventsAfter(after: number): CacheEvent[] {
+    if (after < this.historyFloor) {
+      throw gone(`too old resource version: ${after} (${this.historyFloor})`);
+    }
+    const out: CacheEvent[] = [];
+    // Binary search for the first event with revision > after.
+    let lo = 0;
+    let hi = this.ringLen;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ring[(this.ringStart + mid) % EVENT_HISTORY]!.revision <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.ringLen; i++) out.push(this.ring[(this.ringStart + i) % EVENT_HISTORY]!);
+    return out;
+  }
+}
+
+/** Upstream's filtered-watch rule: moving into the filter is ADDED, out of it DELETED. */
+export function dispatch(w: Watcher, ev: CacheEvent): void {
+  if (ev.revision <= w.afterRevision) return;
+  const ns = w.namespace;
+  if (ns !== undefined && ev.cur.obj.metadata.namespace !== ns) return;
+  const now = w.matches(ev.cur.obj);
+  if (ev.type === 'ADDED') {
+    if (now) w.deliver('ADDED', ev.cur);
+    return;
+  }
+  if (ev.type === 'DELETED') {
+    if (ev.prev ? w.matches(ev.prev.obj) : now) w.deliver('DELETED', ev.cur);
+    return;
+  }
+  const before = ev.prev ? w.matches(ev.prev.obj) : now;
+  if (now && before) w.deliver('MODIFIED', ev.cur);
+  else if (now) w.deliver('ADDED', ev.cur);
+  else if (before) w.deliver('DELETED', ev.cur);
+}
+
+export class WatchCache {
+  private readonly store: Store;
+  private readonly byPrefix = new Map<string, ResourceCache>();
+  private readonly resources: ResourceInfo[];
+  private revision = 0;
+  private readonly waiters: { rev: number; resolve: () => void }[] = [];
+  private readonly abort = new AbortController();
+
+  constructor(store: Store, resources: ResourceInfo[]) {
+    this.store = store;
+    this.resources = resources;
+  }
+
+  /** The latest revision applied to the cache. */
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  async start(): Promise<void> {
+    const rev = await this.store.currentRevision();
+    for (const r of this.resources) this.byPrefix.set(r.storagePrefix, new ResourceCache(r, rev));
+    // Load everything at one revision, page by page.
+    let startKey: string | undefined;
+    for (;;) {
+      const page = await this.store.range('/registry/', { revision: rev, limit: 5000, startKey });
+      for (const kv of page.kvs) {
+        const rc = this.cacheForKey(kv.key);
+        if (rc) rc.items.set(kv.key, decodeStored(kv));
+      }
+      if (!page.more || page.kvs.length === 0) break;
+      startKey = page.kvs[page.kvs.length - 1].key + '\0';
+    }
+    this.revision = rev;
+    await this.store.watch('/registry/', { afterRevision: rev, signal: this.abort.signal }, (events) =>
+      this.onStoreEvents(events),
+    );
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  resource(info: ResourceInfo): ResourceCache {
+    const rc = this.byPrefix.get(info.storagePrefix);
+    if (!rc) throw new Error(`no cache for ${info.storagePrefix}`);
+    return rc;
+  }
+
+  private cacheForKey(key: string): ResourceCache | undefined {
+    // /registry/<plural>/... or /registry/<group>/<plural>/...
+    const third = key.indexOf('/', 10);
+    if (third < 0) return undefined;
+    const fourth = key.indexOf('/', third + 1);
+    if (fourth > 0) {
+      const rc = this.byPrefix.get(key.slice(0, fourth));
+      if (rc) return rc;
+    }
+    return this.byPrefix.get(key.slice(0, third));
+  }
+
+  private onStoreEvents(events: WatchEvent[]): void {
+    for (const e of events) {
+      const rc = this.cacheForKey(e.kv.key);
+      const revision = e.kv.modRevision;
+      if (rc) {
+        const prev = rc.items.get(e.kv.key);
+        if (e.type === 'PUT') {
+          const cur = decodeStored(e.kv);
+          rc.apply({ type: prev ? 'MODIFIED' : 'ADDED', revision, cur, prev });
+        } else if (prev) {
+          // A deleted object is reported with its last state and the delete's revision.
+          const obj = structuredClone(prev.obj);
+          obj.metadata.resourceVersion = String(revision);
+          const cur: CachedObject = { key: prev.key, obj, json: JSON.stringify(obj), modRevision: revision };
+          rc.apply({ type: 'DELETED', revision, cur, prev });
+        }
+      }
+      if (revision > this.revision) this.revision = revision;
+    }
+    if (this.waiters.length) {
+      for (let i = this.waiters.length - 1; i >= 0; i--) {
+        if (this.waiters[i].rev <= this.revision) {
+          this.waiters[i].resolve();
+          this.waiters.splice(i, 1);
+        }
+      }
+    }
+  }
+
+  /** Resolves once the cache has applied revision `rev` (read-your-writes). */
+  waitFor(rev: number, signal?: AbortSignal): Promise<void> {
+    if (rev <= this.revision) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w = { rev, resolve };
+      this.waiters.push(w);
+      signal?.addEventListener('abort', () => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal.reason);
+      });
+    });
+  }
+
+  /** Waits until the cache has seen everything the store has committed so far. */
+  async waitFresh(signal?: AbortSignal): Promise<void> {
+    const rev = await this.store.currentRevision();
+    await this.waitFor(rev, signal);
+  }
+}

@@ -1,0 +1,361 @@
+// The kube-apiserver of Skiff: HTTPS (HTTP/2 with HTTP/1.1 fallback) on the cluster
+// certificates, authentication, the non-resource endpoints (health, version,
+// discovery, OpenAPI, metrics) and the resource handler, over one Store.
+
+import http2 from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import path from 'node:path';
+import type { KObject } from '../api/object.ts';
+import { ResourceTable, RESOURCES } from '../api/resources.ts';
+import { notFoundPath, requestEntityTooLarge, StatusError, unauthorized } from '../api/errors.ts';
+import type { Store } from '../storage/store.ts';
+import { openSqliteStore } from '../storage/sqlite.ts';
+import { WatchCache } from './cache.ts';
+import { Registry } from './registry.ts';
+import { createStrategies } from './strategies.ts';
+import { ApiHandler, type ApiRequest, type ApiResponse, sendJSON, sendStatus, toStatusError } from './handler.ts';
+import { Discovery, wantsAggregated } from './discovery.ts';
+import { ApiMetrics } from './metrics.ts';
+import { ensureClusterPKI, type ClusterPKI } from './pki.ts';
+import { createAuthenticator, parseTokenAuthFile, type Authenticator } from './authn.ts';
+import { createOpenAPIService } from './openapi.ts';
+import { firstServiceIP, parseCidr } from './allocator.ts';
+import { bootstrapCluster, componentStatuses } from './bootstrap.ts';
+import { buildKubeconfig } from '../client/kubeconfig.ts';
+
+export const KUBERNETES_VERSION = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.4-skiff',
+  gitCommit: '0000000000000000000000000000000000000000',
+  gitTreeState: 'clean',
+  buildDate: '2026-11-21T00:00:00Z',
+  goVersion: `node${process.versions.node}`,
+  compiler: 'skiff',
+  platform: `${process.platform === 'win32' ? 'windows' : process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+};
+
+export interface ApiServerOptions {
+  dataDir: string;
+  /** Address to listen on (default 0.0.0.0, as kube-apiserver). */
+  bindAddress?: string;
+  /** 6443 by default; 0 picks a free port (tests). */
+  bindPort?: number;
+  advertiseAddress?: string;
+  serviceClusterIPRange?: string;
+  serviceNodePortRange?: string;
+  tokenAuthFile?: string;
+  /** A Store to use instead of the embedded SQLite one under dataDir. */
+  store?: Store;
+  clusterName?: string;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  pki: ClusterPKI;
+  kubeconfigPath: string;
+  store: Store;
+  registry: Registry;
+  table: ResourceTable;
+  handler: ApiHandler;
+  /** Transport-independent entry point (the in-process client uses it). */
+  serve(req: ApiRequest, res: ApiResponse): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The machine's first non-internal IPv4 address, as kube-apiserver picks its advertise address. */
+export function defaultAdvertiseAddress(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+const ALWAYS_ALLOWED = new Set(['/healthz', '/livez', '/readyz', '/version']);
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const log = opts.log ?? (() => {});
+  const dataDir = path.resolve(opts.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const serviceRange = opts.serviceClusterIPRange ?? '10.96.0.0/12';
+  const nodePortRange = opts.serviceNodePortRange ?? '30000-32767';
+  const advertiseAddress = opts.advertiseAddress ?? defaultAdvertiseAddress();
+  const serviceIP = firstServiceIP(parseCidr(serviceRange));
+
+  const pki = await ensureClusterPKI({ dir: path.join(dataDir, 'pki'), advertiseAddress, serviceIP });
+  let tokens;
+  if (opts.tokenAuthFile) tokens = parseTokenAuthFile(await readFile(opts.tokenAuthFile, 'utf8'));
+  const authenticate: Authenticator = createAuthenticator({ tokens });
+
+  const store = opts.store ?? (await openSqliteStore({ path: path.join(dataDir, 'db', 'state.db') }));
+  const table = new ResourceTable(RESOURCES);
+  const cache = new WatchCache(store, table.all);
+  await cache.start();
+  const strategies = createStrategies({ cache, serviceClusterIPRange: serviceRange, serviceNodePortRange: nodePortRange }, table.all);
+  const registry = new Registry({ resources: table.all, store, cache, strategies });
+  const handler = new ApiHandler({
+    table,
+    registry,
+    componentStatuses: () => componentStatuses(registry, store),
+  });
+  const metrics = new ApiMetrics();
+  const openapi = createOpenAPIService({
+    served: table.groupVersions().map((gv) => ({
+      group: gv.group,
+      version: gv.version,
+      resources: gv.resources.map((r) => ({
+        plural: r.plural,
+        kind: r.kind,
+        namespaced: r.namespaced,
+        verbs: r.verbs,
+        subresources: r.subresources,
+      })),
+    })),
+  });
+
+  const server = http2.createSecureServer({
+    allowHTTP1: true,
+    cert: pki.serverCertPem,
+    key: pki.serverKeyPem,
+    ca: pki.caCertPem,
+    requestCert: true,
+    rejectUnauthorized: false,
+  });
+
+  let discovery: Discovery | undefined;
+
+  async function serve(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const url = new URL(req.url, 'http://x');
+    const p = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+    if (ALWAYS_ALLOWED.has(p) || p.startsWith('/healthz/') || p.startsWith('/livez/') || p.startsWith('/readyz/')) {
+      if (p === '/version') return sendJSON(res, 200, KUBERNETES_VERSION);
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' });
+      return res.end('ok');
+    }
+    if (!req.user) return sendStatus(res, unauthorized());
+    const accept = typeof req.headers.accept === 'string' ? req.headers.accept : undefined;
+    const ifNoneMatch = typeof req.headers['if-none-match'] === 'string' ? req.headers['if-none-match'] : undefined;
+    const sendDoc = (d: { body: string; etag: string; contentType: string } | undefined) => {
+      if (!d) return sendStatus(res, notFoundPath());
+      const h = { 'content-type': d.contentType, etag: d.etag, vary: 'Accept', 'cache-control': 'public' };
+      if (ifNoneMatch === d.etag) {
+        res.writeHead(304, h);
+        return res.end();
+      }
+      res.writeHead(200, h);
+      res.end(d.body);
+    };
+    discovery ??= new Discovery(table, `${advertiseAddress}:${(server.address() as { port: number } | null)?.port ?? 6443}`);
+    switch (p) {
+      case '/api': {
+        const agg = wantsAggregated(accept);
+        return sendDoc(agg ? discovery.aggregated('core', agg) : discovery.apiVersions());
+      }
+      case '/apis': {
+        const agg = wantsAggregated(accept);
+        return sendDoc(agg ? discovery.aggregated('apis', agg) : discovery.apiGroupList());
+      }
+      case '/api/v1':
+        return sendDoc(discovery.resourceList('', 'v1'));
+      case '/metrics':
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return res.end(metrics.render());
+      case '/openapi/v3':
+        return sendJSON(res, 200, openapi.root());
+      case '/openapi/v2':
+        return sendStatus(res, notFoundPath());
+    }
+    if (p.startsWith('/openapi/v3/')) {
+      const doc = openapi.groupVersion(p.slice('/openapi/v3/'.length));
+      if (!doc) return sendStatus(res, notFoundPath());
+      if (ifNoneMatch === doc.etag) {
+        res.writeHead(304, { etag: doc.etag });
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'application/json', etag: doc.etag, 'cache-control': 'public, immutable' });
+      return res.end(doc.body.toString('utf8'));
+    }
+    const segs = p.split('/').filter(Boolean);
+    if (segs[0] === 'apis' && segs.length === 2) return sendDoc(discovery.apiGroup(segs[1]));
+    if (segs[0] === 'apis' && segs.length === 3) return sendDoc(discovery.resourceList(segs[1], segs[2]));
+    if (segs[0] === 'api' && segs.length === 2) return sendStatus(res, notFoundPath());
+
+    const route = handler.route(req.method, p, url.searchParams);
+    if (!route) return sendStatus(res, notFoundPath());
+    if (route instanceof StatusError) return sendStatus(res, route);
+    const started = performance.now();
+    let code = 200;
+    const wrapped: ApiResponse = {
+      writeHead: (c, h) => {
+        code = c;
+        res.writeHead(c, h);
+      },
+      write: (c) => res.write(c),
+      end: (c) => res.end(c),
+    };
+    metrics.inflight++;
+    try {
+      await handler.handle(req, wrapped, route);
+    } catch (e) {
+      const err = toStatusError(e);
+      if (err.code >= 500) log('request failed', { method: req.method, url: req.url, error: String((e as Error)?.stack ?? e) });
+      code = err.code;
+      try {
+        sendStatus(res, err);
+      } catch {
+        // Headers were already sent (a watch); the stream ends.
+      }
+    } finally {
+      metrics.inflight--;
+      const r = route.resource!;
+      metrics.observe(
+        {
+          verb: route.verb === 'watch' ? 'WATCH' : route.verb.toUpperCase(),
+          group: r.group,
+          version: r.version,
+          resource: r.plural,
+          subresource: route.subresource ?? '',
+          scope: route.name ? 'resource' : route.namespace ? 'namespace' : 'cluster',
+          code,
+        },
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
+
+  server.on('request', (req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse) => {
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    res.on('close', onClose);
+    const socket = req.socket as TLSSocket;
+    let user;
+    try {
+      user = authenticate({
+        headers: req.headers as Record<string, string | string[] | undefined>,
+        peerCertificate: socket.getPeerCertificate?.() ?? null,
+        authorized: socket.authorized,
+      });
+    } catch {
+      user = undefined;
+    }
+    const apiReq: ApiRequest = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers as Record<string, string | string[] | undefined>,
+      user,
+      signal: abort.signal,
+      body: (limit) => readBody(req, limit),
+    };
+    const apiRes: ApiResponse = {
+      writeHead: (code, headers) => {
+        (res as ServerResponse).writeHead(code, headers);
+      },
+      write: (chunk) => (res as ServerResponse).write(chunk),
+      end: (chunk) => {
+        if (chunk === undefined) (res as ServerResponse).end();
+        else (res as ServerResponse).end(chunk);
+      },
+    };
+    serve(apiReq, apiRes).catch((e) => {
+      log('unhandled', { error: String(e) });
+      try {
+        sendStatus(apiRes, toStatusError(e));
+      } catch {
+        (res as ServerResponse).destroy?.();
+      }
+    });
+  });
+  // Answer HTTP/2 pings and keep idle connections: kubectl pings after 30 s idle.
+  server.on('sessionError', () => {});
+  server.on('tlsClientError', () => {});
+
+  await bootstrapCluster(registry, { advertiseAddress, serviceIP, port: opts.bindPort ?? 6443 });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.bindPort ?? 6443, opts.bindAddress ?? '0.0.0.0', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  // The kubernetes Service's endpoint names the real port once it is known.
+  if (port !== (opts.bindPort ?? 6443)) await bootstrapCluster(registry, { advertiseAddress, serviceIP, port });
+  const url = `https://127.0.0.1:${port}`;
+  const kubeconfigPath = path.join(dataDir, 'admin.kubeconfig');
+  await writeFile(
+    kubeconfigPath,
+    buildKubeconfig({
+      clusterName: opts.clusterName ?? 'skiff',
+      server: url,
+      caCertPem: pki.caCertPem,
+      userName: 'kubernetes-admin',
+      clientCertPem: pki.adminCertPem,
+      clientKeyPem: pki.adminKeyPem,
+    }),
+    { mode: 0o600 },
+  );
+  log('apiserver serving', { url, dataDir });
+
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('secureConnection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  return {
+    url,
+    port,
+    pki,
+    kubeconfigPath,
+    store,
+    registry,
+    table,
+    handler,
+    serve,
+    async close() {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sessions) s.destroy();
+      for (const s of sockets) s.destroy();
+      await closed;
+      cache.stop();
+      await store.close();
+    },
+  };
+}
+
+function readBody(req: IncomingMessage | http2.Http2ServerRequest, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? -1);
+    if (declared > limit) {
+      req.resume();
+      return reject(requestEntityTooLarge(limit));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
+      size += c.length;
+      if (size > limit) {
+        tooLarge = true;
+        chunks.length = 0;
+        return reject(requestEntityTooLarge(limit));
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!tooLarge) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', reject);
+  });
+}
+
+export type { KObject };

@@ -99,7 +99,7 @@ function rfc3339(ts: unknown): string {
 
 /** rest.NewDefaultTableConvertor: Name and Created At (an RFC3339 date, not an age). */
 export const defaultPrinter: TablePrinter = {
-  columns: [nameColumn(), col('Created At', 'date', 'meta/v1.ObjectMeta.creationTimestamp')],
+  columns: [nameColumn(), col('Created At', 'meta/v1.ObjectMeta.creationTimestamp', { type: 'date' })],
   cells: (obj) => [obj.metadata?.name ?? '', rfc3339(obj.metadata?.creationTimestamp)],
 };
 

@@ -308,10 +308,15 @@ export const nameValidationFor = (group: string, resource: string): MetaRules | 
 
 export interface ValidateObjectMetaOptions {
   namespaced: boolean;
-  /** Name format; a NameValidator or one of upstream's named rules. Default DNS-1123 subdomain. */
-  name?: NameValidator | NameRule;
-  /** See MetaRules.kubeFinalizers. Default false (apimachinery behaviour). */
+  /**
+   * Name format: what nameValidationFor() returns (its kubeFinalizers and extra apply
+   * too), a NameValidator, or one of upstream's named rules. Default (also for an
+   * undefined nameValidationFor() result): DNS-1123 subdomain, as for custom resources.
+   */
+  nameValidation?: MetaRules | NameValidator | NameRule;
+  /** See MetaRules.kubeFinalizers; overrides the rules' value. Default false. */
   kubeFinalizers?: boolean;
+  /** Extra checks run last; added to the rules' own. */
   extra?: (meta: ObjectMeta) => FieldError[];
 }
 
@@ -436,9 +441,12 @@ export function validateFinalizers(
   return errs;
 }
 
-function resolveName(rule: ValidateObjectMetaOptions['name']): NameValidator {
-  if (typeof rule === 'function') return rule;
-  return NAMED_RULES[rule ?? 'dns1123subdomain'];
+function resolveRules(opts: ValidateObjectMetaOptions): { name: NameValidator; kubeFinalizers: boolean; extras: ((m: ObjectMeta) => FieldError[])[] } {
+  const v = opts.nameValidation;
+  const rules = typeof v === 'object' && v !== null ? v : undefined;
+  const name = rules ? rules.name : typeof v === 'function' ? v : NAMED_RULES[typeof v === 'string' ? v : 'dns1123subdomain'];
+  const extras = [rules?.extra, opts.extra].filter((f): f is (m: ObjectMeta) => FieldError[] => typeof f === 'function');
+  return { name, kubeFinalizers: opts.kubeFinalizers ?? rules?.kubeFinalizers ?? false, extras };
 }
 
 /**
@@ -454,7 +462,8 @@ function resolveName(rule: ValidateObjectMetaOptions['name']): NameValidator {
  */
 export function validateObjectMeta(meta: ObjectMeta | undefined, opts: ValidateObjectMetaOptions): FieldError[] {
   const m: ObjectMeta = meta ?? {};
-  const nameFn = resolveName(opts.name);
+  const rules = resolveRules(opts);
+  const nameFn = rules.name;
   const errs: FieldError[] = [];
   const generateName = typeof m.generateName === 'string' ? m.generateName : '';
   const name = typeof m.name === 'string' ? m.name : '';
@@ -482,8 +491,8 @@ export function validateObjectMeta(meta: ObjectMeta | undefined, opts: ValidateO
   errs.push(...validateLabels(m.labels, 'metadata.labels'));
   errs.push(...validateAnnotations(m.annotations, 'metadata.annotations'));
   errs.push(...validateOwnerReferences(m.ownerReferences, 'metadata.ownerReferences'));
-  errs.push(...validateFinalizers(m.finalizers, 'metadata.finalizers', { kubeFinalizers: opts.kubeFinalizers }));
-  if (opts.extra) errs.push(...opts.extra(m));
+  errs.push(...validateFinalizers(m.finalizers, 'metadata.finalizers', { kubeFinalizers: rules.kubeFinalizers }));
+  for (const extra of rules.extras) errs.push(...extra(m));
   return errs;
 }
 
@@ -497,8 +506,7 @@ export function validateObjectMetaFor(
   fallback: { namespaced: boolean } = { namespaced: true },
 ): FieldError[] {
   const rules = nameValidationFor(gr.group, gr.resource);
-  if (!rules) return validateObjectMeta(meta, { namespaced: fallback.namespaced, name: nameIsDNSSubdomain });
-  return validateObjectMeta(meta, rules);
+  return validateObjectMeta(meta, { namespaced: rules?.namespaced ?? fallback.namespaced, nameValidation: rules });
 }
 
 const FIELD_IMMUTABLE = 'field is immutable';

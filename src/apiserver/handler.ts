@@ -24,7 +24,7 @@ import {
   unsupportedMediaType,
 } from '../api/errors.ts';
 import { parseLabelSelector, labelSelectorFromAPI } from '../api/selectors.ts';
-import { parseFieldSelector, fieldsFor, supportedFieldLabels } from '../api/fieldselectors.ts';
+import { parseFieldSelectorFor, fieldsFor } from '../api/fieldselectors.ts';
 import { decodeKubernetesProtobuf } from '../api/protobuf.ts';
 import { unknownFields } from '../api/schema.ts';
 import { applyPatch, patchTypeFromContentType } from './patch.ts';
@@ -283,15 +283,7 @@ export class ApiHandler {
     const ls = q.get('labelSelector');
     const fs = q.get('fieldSelector');
     const label = ls ? parseLabelSelector(ls) : undefined;
-    const field = fs ? parseFieldSelector(fs) : undefined;
-    if (field) {
-      const supported = supportedFieldLabels(info.group, info.plural);
-      for (const req of field.requirements) {
-        if (!supported.includes(req.field)) {
-          throw badRequest(`field label not supported: ${req.field}`);
-        }
-      }
-    }
+    const field = fs ? parseFieldSelectorFor(info.group, info.plural, fs) : undefined;
     const labelActive = label && !label.empty;
     const fieldActive = field && field.requirements.length > 0;
     if (!labelActive && !fieldActive) return { matches: () => true, filtered: false };
@@ -736,7 +728,7 @@ export function toScale(info: ResourceInfo, obj: KObject): KObject {
   if (info.plural === 'replicationcontrollers') {
     if (isObject(sel)) selector = Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(',');
   } else if (isObject(sel)) {
-    selector = labelSelectorFromAPI(sel as never)?.toString?.() ?? selectorString(sel);
+    selector = labelSelectorFromAPI(sel).toString();
   }
   const status: Record<string, unknown> = { replicas: obj.status?.replicas ?? 0 };
   if (selector) status.selector = selector;
@@ -753,19 +745,6 @@ export function toScale(info: ResourceInfo, obj: KObject): KObject {
     spec: { replicas: obj.spec?.replicas ?? 0 },
     status,
   };
-}
-
-function selectorString(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {}).sort()) parts.push(`${k}=${v}`);
-  for (const e of sel.matchExpressions ?? []) {
-    const vals = [...(e.values ?? [])].sort().join(',');
-    if (e.operator === 'In') parts.push(`${e.key} in (${vals})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${vals})`);
-    else if (e.operator === 'Exists') parts.push(e.key);
-    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
-  }
-  return parts.join(',');
 }
 
 export function toStatusError(e: unknown): StatusError {

@@ -19,7 +19,7 @@ import {
   type FieldError,
   StatusError,
 } from '../api/errors.ts';
-import { validateObjectMeta, validateUpdateObjectMeta, nameValidationFor } from '../api/validation.ts';
+import { validateObjectMetaFor, validateUpdateObjectMeta } from '../api/validation.ts';
 import type { Store, KeyValue } from '../storage/store.ts';
 import { CompactedError } from '../storage/store.ts';
 import { type CachedObject, decodeStored, dispatch, type WatchCache, type Watcher } from './cache.ts';
@@ -387,7 +387,7 @@ export class Registry {
     const strategy = this.strategies(info);
     const sctx = this.strategyContext(info, ctx);
     strategy.prepareForCreate?.(obj, sctx);
-    const errs = validateObjectMeta(meta, { namespaced: info.namespaced, nameValidation: nameValidationFor(info.group, info.plural) });
+    const errs = validateObjectMetaFor(this.gr(info), meta, { namespaced: info.namespaced });
     if (strategy.validate) errs.push(...strategy.validate(obj, sctx));
     this.invalidOrThrow(info, meta.name ?? '', errs);
     await this.checkNamespace(info, meta.namespace, ctx.signal);
@@ -522,7 +522,7 @@ export class Registry {
     if (sub === '') strategy.prepareForUpdate?.(next, old, sctx);
     else if (sub === 'status') strategy.prepareForStatusUpdate?.(next, old, sctx);
     const errs = validateUpdateObjectMeta(m, om);
-    errs.push(...validateObjectMeta(m, { namespaced: info.namespaced, nameValidation: nameValidationFor(info.group, info.plural) }));
+    errs.push(...validateObjectMetaFor(this.gr(info), m, { namespaced: info.namespaced }));
     if (sub === '' && strategy.validateUpdate) errs.push(...strategy.validateUpdate(next, old, sctx));
     if (sub === 'status' && strategy.validateStatusUpdate) errs.push(...strategy.validateStatusUpdate(next, old, sctx));
     this.invalidOrThrow(info, om.name ?? '', errs);

@@ -299,6 +299,21 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   );
   log('apiserver serving', { url, dataDir });
 
+  // Compaction as upstream: every 5 minutes, drop history older than the revision
+  // seen at the previous tick (so watches up to ~5 minutes behind can still resume).
+  let lastTickRevision = await store.currentRevision();
+  const compactor = setInterval(() => {
+    const target = lastTickRevision;
+    store
+      .currentRevision()
+      .then(async (rev) => {
+        lastTickRevision = rev;
+        if (target > 0) await store.compact(target);
+      })
+      .catch((e) => log('compaction failed', { error: String(e) }));
+  }, 5 * 60_000);
+  compactor.unref();
+
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s) => {
     sessions.add(s);
@@ -321,6 +336,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     handler,
     serve,
     async close() {
+      clearInterval(compactor);
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sessions) s.destroy();
       for (const s of sockets) s.destroy();

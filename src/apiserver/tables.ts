@@ -79,6 +79,8 @@ export class TableBuilder {
 
   row(obj: KObject): Record<string, unknown> {
     const row: Record<string, unknown> = { cells: this.printer.cells(obj, this.now) };
+    const conditions = this.printer.rowConditions?.(obj);
+    if (conditions?.length) row.conditions = conditions;
     if (this.include === 'Object') row.object = obj;
     else if (this.include === 'Metadata') row.object = partialMetadata(obj);
     return row;

@@ -8,16 +8,16 @@ const name = (obj: any): string => obj.metadata?.name ?? '';
 const age = (obj: any, now: number): string => translateTimestampSince(obj.metadata?.creationTimestamp, now);
 
 export const leasePrinter: TablePrinter = {
-  columns: [nameColumn(), col('Holder', 'string', 'coordination/v1.LeaseSpec.holderIdentity'), ageColumn()],
+  columns: [nameColumn(), col('Holder', 'coordination/v1.LeaseSpec.holderIdentity'), ageColumn()],
   cells: (lease, now) => [name(lease), lease.spec?.holderIdentity ?? '', age(lease, now)],
 };
 
 export const endpointSlicePrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('AddressType', 'string', 'discovery/v1beta1.EndpointSlice.addressType'),
-    col('Ports', 'string', 'discovery/v1beta1.EndpointSlice.ports'),
-    col('Endpoints', 'string', 'discovery/v1beta1.EndpointSlice.endpoints'),
+    col('AddressType', 'discovery/v1beta1.EndpointSlice.addressType'),
+    col('Ports', 'discovery/v1beta1.EndpointSlice.ports'),
+    col('Endpoints', 'discovery/v1beta1.EndpointSlice.endpoints'),
     ageColumn(),
   ],
   cells(slice, now) {
@@ -48,10 +48,10 @@ function formatHosts(rules: any[] | undefined): string {
 export const ingressPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Class', 'string', 'The name of the IngressClass resource that should be used for additional configuration'),
-    col('Hosts', 'string', 'Hosts that incoming requests are matched against before the ingress rule'),
-    col('Address', 'string', 'Address is a list containing ingress points for the load-balancer'),
-    col('Ports', 'string', 'Ports of TLS configurations that open'),
+    col('Class', 'The name of the IngressClass resource that should be used for additional configuration'),
+    col('Hosts', 'Hosts that incoming requests are matched against before the ingress rule'),
+    col('Address', 'Address is a list containing ingress points for the load-balancer'),
+    col('Ports', 'Ports of TLS configurations that open'),
     ageColumn(),
   ],
   cells(ing, now) {
@@ -70,8 +70,8 @@ export const ingressPrinter: TablePrinter = {
 export const ingressClassPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Controller', 'string', 'Controller that is responsible for handling this class'),
-    col('Parameters', 'string', 'A reference to a resource with additional parameters'),
+    col('Controller', 'Controller that is responsible for handling this class'),
+    col('Parameters', 'A reference to a resource with additional parameters'),
     ageColumn(),
   ],
   cells(ic, now) {
@@ -83,7 +83,7 @@ export const ingressClassPrinter: TablePrinter = {
 };
 
 export const networkPolicyPrinter: TablePrinter = {
-  columns: [nameColumn(), col('Pod-Selector', 'string', 'extensions/v1beta1.NetworkPolicySpec.podSelector'), ageColumn()],
+  columns: [nameColumn(), col('Pod-Selector', 'extensions/v1beta1.NetworkPolicySpec.podSelector'), ageColumn()],
   // podSelector is a struct, not a pointer: absent means the empty selector.
   cells: (np, now) => [name(np), formatLabelSelector(np.spec?.podSelector ?? {}), age(np, now)],
 };
@@ -101,10 +101,10 @@ function isDefaultStorageClass(sc: any): boolean {
 export const storageClassPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Provisioner', 'string', 'storage/v1.StorageClass.provisioner'),
-    col('ReclaimPolicy', 'string', 'storage/v1.StorageClass.reclaimPolicy'),
-    col('VolumeBindingMode', 'string', 'storage/v1.StorageClass.volumeBindingMode'),
-    col('AllowVolumeExpansion', 'string', 'storage/v1.StorageClass.allowVolumeExpansion'),
+    col('Provisioner', 'storage/v1.StorageClass.provisioner'),
+    col('ReclaimPolicy', 'storage/v1.StorageClass.reclaimPolicy'),
+    col('VolumeBindingMode', 'storage/v1.StorageClass.volumeBindingMode'),
+    col('AllowVolumeExpansion', 'storage/v1.StorageClass.allowVolumeExpansion'),
     ageColumn(),
   ],
   cells(sc, now) {
@@ -124,10 +124,10 @@ export const storageClassPrinter: TablePrinter = {
 export const priorityClassPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Value', 'integer', 'scheduling/v1.PriorityClass.value'),
-    col('Global-Default', 'boolean', 'scheduling/v1.PriorityClass.globalDefault'),
+    col('Value', 'scheduling/v1.PriorityClass.value', { type: 'integer' }),
+    col('Global-Default', 'scheduling/v1.PriorityClass.globalDefault', { type: 'boolean' }),
     ageColumn(),
-    col('PreemptionPolicy', 'string', 'scheduling/v1.PriorityClass.preemptionPolicy'),
+    col('PreemptionPolicy', 'scheduling/v1.PriorityClass.preemptionPolicy'),
   ],
   cells(pc, now) {
     // The apiserver defaults preemptionPolicy to PreemptLowerPriority.
@@ -159,18 +159,15 @@ function subjectsStrings(subjects: any[] | undefined): [string, string, string] 
 }
 
 function bindingPrinter(kind: 'roleBinding' | 'clusterRoleBinding'): TablePrinter {
+  const roleRef = kind === 'roleBinding' ? 'rbac/v1beta1.RoleBinding.roleRef' : 'rbac/v1beta1.ClusterRoleBinding.roleRef';
   return {
     columns: [
       nameColumn(),
-      col(
-        'Role',
-        'string',
-        kind === 'roleBinding' ? 'rbac/v1beta1.RoleBinding.roleRef' : 'rbac/v1beta1.ClusterRoleBinding.roleRef',
-      ),
+      col('Role', roleRef),
       ageColumn(),
-      col('Users', 'string', `Users in the ${kind}`, { priority: 1 }),
-      col('Groups', 'string', `Groups in the ${kind}`, { priority: 1 }),
-      col('ServiceAccounts', 'string', `ServiceAccounts in the ${kind}`, { priority: 1 }),
+      col('Users', `Users in the ${kind}`, { priority: 1 }),
+      col('Groups', `Groups in the ${kind}`, { priority: 1 }),
+      col('ServiceAccounts', `ServiceAccounts in the ${kind}`, { priority: 1 }),
     ],
     cells(b, now) {
       return [name(b), `${b.roleRef?.kind ?? ''}/${b.roleRef?.name ?? ''}`, age(b, now), ...subjectsStrings(b.subjects)];

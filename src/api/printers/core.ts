@@ -31,7 +31,7 @@ export function loadBalancerIngress(ingress: any[] | undefined): string {
     if (i.ip) points.push(i.ip);
     else if (i.hostname) points.push(i.hostname);
   }
-  // The apiserver prints wide, so the 16-character clipping never applies.
+  // The apiserver prints wide, so upstream's 16-character clipping never applies.
   return sortedSet(points).join(',');
 }
 
@@ -66,12 +66,12 @@ function servicePorts(ports: any[] | undefined): string {
 export const servicePrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Type', 'string', 'core/v1.ServiceSpec.type'),
-    col('Cluster-IP', 'string', 'core/v1.ServiceSpec.clusterIP'),
-    col('External-IP', 'string', 'core/v1.ServiceSpec.externalIPs'),
-    col('Port(s)', 'string', 'core/v1.ServiceSpec.ports'),
+    col('Type', 'core/v1.ServiceSpec.type'),
+    col('Cluster-IP', 'core/v1.ServiceSpec.clusterIP'),
+    col('External-IP', 'core/v1.ServiceSpec.externalIPs'),
+    col('Port(s)', 'core/v1.ServiceSpec.ports'),
     ageColumn(),
-    col('Selector', 'string', 'core/v1.ServiceSpec.selector', { priority: 1 }),
+    col('Selector', 'core/v1.ServiceSpec.selector', { priority: 1 }),
   ],
   cells(svc, now) {
     const spec = svc.spec ?? {};
@@ -91,7 +91,7 @@ export const servicePrinter: TablePrinter = {
 
 // ---- endpoints ----
 
-/** formatEndpoints: up to 3 "ip:port" (or bare IPs for port-less subsets), then " + N more...". */
+/** formatEndpoints: up to 3 "ip:port" (bare IPs for port-less subsets), then " + N more...". */
 export function formatEndpoints(subsets: any[] | undefined): string {
   if (!subsets || subsets.length === 0) return '<none>';
   const max = 3;
@@ -129,7 +129,7 @@ export function formatEndpoints(subsets: any[] | undefined): string {
 }
 
 export const endpointsPrinter: TablePrinter = {
-  columns: [nameColumn(), col('Endpoints', 'string', 'core/v1.Endpoints.subsets'), ageColumn()],
+  columns: [nameColumn(), col('Endpoints', 'core/v1.Endpoints.subsets'), ageColumn()],
   cells: (obj, now) => [name(obj), formatEndpoints(obj.subsets), age(obj, now)],
 };
 
@@ -159,15 +159,15 @@ function nodeAddress(node: any, type: string): string {
 export const nodePrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Status', 'string', 'The status of the node'),
-    col('Roles', 'string', 'The roles of the node'),
+    col('Status', 'The status of the node'),
+    col('Roles', 'The roles of the node'),
     ageColumn(),
-    col('Version', 'string', 'core/v1.NodeSystemInfo.kubeletVersion'),
-    col('Internal-IP', 'string', 'core/v1.NodeStatus.addresses', { priority: 1 }),
-    col('External-IP', 'string', 'core/v1.NodeStatus.addresses', { priority: 1 }),
-    col('OS-Image', 'string', 'core/v1.NodeSystemInfo.osImage', { priority: 1 }),
-    col('Kernel-Version', 'string', 'core/v1.NodeSystemInfo.kernelVersion', { priority: 1 }),
-    col('Container-Runtime', 'string', 'core/v1.NodeSystemInfo.containerRuntimeVersion', { priority: 1 }),
+    col('Version', 'core/v1.NodeSystemInfo.kubeletVersion'),
+    col('Internal-IP', 'core/v1.NodeStatus.addresses', { priority: 1 }),
+    col('External-IP', 'core/v1.NodeStatus.addresses', { priority: 1 }),
+    col('OS-Image', 'core/v1.NodeSystemInfo.osImage', { priority: 1 }),
+    col('Kernel-Version', 'core/v1.NodeSystemInfo.kernelVersion', { priority: 1 }),
+    col('Container-Runtime', 'core/v1.NodeSystemInfo.containerRuntimeVersion', { priority: 1 }),
   ],
   cells(node, now) {
     // Only the Ready condition counts; the last one of that type wins (a map upstream).
@@ -200,7 +200,8 @@ export const nodePrinter: TablePrinter = {
  * Event (which the apiserver converts to the same internal type before printing).
  */
 function eventView(e: any) {
-  const modern = typeof e.apiVersion === 'string' ? e.apiVersion.startsWith('events.k8s.io/') : 'regarding' in e || 'note' in e;
+  const modern =
+    typeof e.apiVersion === 'string' ? e.apiVersion.startsWith('events.k8s.io/') : 'regarding' in e || 'note' in e;
   if (!modern) {
     return {
       involvedObject: e.involvedObject ?? {},
@@ -209,6 +210,7 @@ function eventView(e: any) {
       firstTimestamp: e.firstTimestamp,
       lastTimestamp: e.lastTimestamp,
       count: e.count,
+      reportingController: e.reportingComponent ?? '',
     };
   }
   return {
@@ -218,6 +220,7 @@ function eventView(e: any) {
     firstTimestamp: e.deprecatedFirstTimestamp,
     lastTimestamp: e.deprecatedLastTimestamp,
     count: e.deprecatedCount,
+    reportingController: e.reportingController ?? '',
   };
 }
 
@@ -230,15 +233,15 @@ function formatEventSource(source: any, reportingController: string, reportingIn
 
 export const eventPrinter: TablePrinter = {
   columns: [
-    col('Last Seen', 'string', 'core/v1.Event.lastTimestamp'),
-    col('Type', 'string', 'core/v1.Event.type'),
-    col('Reason', 'string', 'core/v1.Event.reason'),
-    col('Object', 'string', 'core/v1.Event.involvedObject'),
-    col('Subobject', 'string', 'core/v1.ObjectReference.fieldPath', { priority: 1 }),
-    col('Source', 'string', 'core/v1.Event.source', { priority: 1 }),
-    col('Message', 'string', 'core/v1.Event.message'),
-    col('First Seen', 'string', 'core/v1.Event.firstTimestamp', { priority: 1 }),
-    col('Count', 'string', 'core/v1.Event.count', { priority: 1 }),
+    col('Last Seen', 'core/v1.Event.lastTimestamp'),
+    col('Type', 'core/v1.Event.type'),
+    col('Reason', 'core/v1.Event.reason'),
+    col('Object', 'core/v1.Event.involvedObject'),
+    col('Subobject', 'core/v1.ObjectReference.fieldPath', { priority: 1 }),
+    col('Source', 'core/v1.Event.source', { priority: 1 }),
+    col('Message', 'core/v1.Event.message'),
+    col('First Seen', 'core/v1.Event.firstTimestamp', { priority: 1 }),
+    col('Count', 'core/v1.Event.count', { priority: 1 }),
     nameColumn({ priority: 1 }),
   ],
   cells(e, now) {
@@ -263,7 +266,7 @@ export const eventPrinter: TablePrinter = {
       e.reason ?? '',
       target,
       v.involvedObject.fieldPath ?? '',
-      formatEventSource(v.source, e.reportingController ?? e.reportingComponent ?? '', e.reportingInstance ?? ''),
+      formatEventSource(v.source, v.reportingController, e.reportingInstance ?? ''),
       String(v.message).trim(),
       firstSeen,
       count,
@@ -275,18 +278,13 @@ export const eventPrinter: TablePrinter = {
 // ---- small core kinds ----
 
 export const namespacePrinter: TablePrinter = {
-  columns: [nameColumn(), col('Status', 'string', 'The status of the namespace'), ageColumn()],
+  columns: [nameColumn(), col('Status', 'The status of the namespace'), ageColumn()],
   // The apiserver defaults status.phase to Active.
   cells: (ns, now) => [name(ns), ns.status?.phase ?? 'Active', age(ns, now)],
 };
 
 export const secretPrinter: TablePrinter = {
-  columns: [
-    nameColumn(),
-    col('Type', 'string', 'core/v1.Secret.type'),
-    col('Data', 'string', 'core/v1.Secret.data'),
-    ageColumn(),
-  ],
+  columns: [nameColumn(), col('Type', 'core/v1.Secret.type'), col('Data', 'core/v1.Secret.data'), ageColumn()],
   cells(secret, now) {
     // stringData is write-only and merged into data; count the union in case it was stored.
     const keys = new Set([...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})]);
@@ -295,12 +293,12 @@ export const secretPrinter: TablePrinter = {
 };
 
 export const configMapPrinter: TablePrinter = {
-  columns: [nameColumn(), col('Data', 'string', 'core/v1.ConfigMap.data'), ageColumn()],
+  columns: [nameColumn(), col('Data', 'core/v1.ConfigMap.data'), ageColumn()],
   cells: (cm, now) => [name(cm), size(cm.data) + size(cm.binaryData), age(cm, now)],
 };
 
 export const serviceAccountPrinter: TablePrinter = {
-  columns: [nameColumn(), col('Secrets', 'string', 'core/v1.ServiceAccount.secrets'), ageColumn()],
+  columns: [nameColumn(), col('Secrets', 'core/v1.ServiceAccount.secrets'), ageColumn()],
   cells: (sa, now) => [name(sa), size(sa.secrets), age(sa, now)],
 };
 
@@ -327,16 +325,16 @@ function annotation(obj: any, key: string): string | undefined {
 export const persistentVolumePrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Capacity', 'string', 'core/v1.PersistentVolumeSpec.capacity'),
-    col('Access Modes', 'string', 'core/v1.PersistentVolumeSpec.accessModes'),
-    col('Reclaim Policy', 'string', 'core/v1.PersistentVolumeSpec.persistentVolumeReclaimPolicy'),
-    col('Status', 'string', 'core/v1.PersistentVolumeStatus.phase'),
-    col('Claim', 'string', 'core/v1.PersistentVolumeSpec.claimRef'),
-    col('StorageClass', 'string', 'StorageClass of the pv'),
-    col('VolumeAttributesClass', 'string', 'VolumeAttributesClass of the pv'),
-    col('Reason', 'string', 'core/v1.PersistentVolumeStatus.reason'),
+    col('Capacity', 'core/v1.PersistentVolumeSpec.capacity'),
+    col('Access Modes', 'core/v1.PersistentVolumeSpec.accessModes'),
+    col('Reclaim Policy', 'core/v1.PersistentVolumeSpec.persistentVolumeReclaimPolicy'),
+    col('Status', 'core/v1.PersistentVolumeStatus.phase'),
+    col('Claim', 'core/v1.PersistentVolumeSpec.claimRef'),
+    col('StorageClass', 'StorageClass of the pv'),
+    col('VolumeAttributesClass', 'VolumeAttributesClass of the pv'),
+    col('Reason', 'core/v1.PersistentVolumeStatus.reason'),
     ageColumn(),
-    col('VolumeMode', 'string', 'core/v1.PersistentVolumeSpec.volumeMode', { priority: 1 }),
+    col('VolumeMode', 'core/v1.PersistentVolumeSpec.volumeMode', { priority: 1 }),
   ],
   cells(pv, now) {
     const spec = pv.spec ?? {};
@@ -362,14 +360,14 @@ export const persistentVolumePrinter: TablePrinter = {
 export const persistentVolumeClaimPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Status', 'string', 'core/v1.PersistentVolumeClaimStatus.phase'),
-    col('Volume', 'string', 'core/v1.PersistentVolumeClaimSpec.volumeName'),
-    col('Capacity', 'string', 'core/v1.PersistentVolumeClaimStatus.capacity'),
-    col('Access Modes', 'string', 'core/v1.PersistentVolumeClaimStatus.accessModes'),
-    col('StorageClass', 'string', 'StorageClass of the pvc'),
-    col('VolumeAttributesClass', 'string', 'VolumeAttributesClass of the pvc'),
+    col('Status', 'core/v1.PersistentVolumeClaimStatus.phase'),
+    col('Volume', 'core/v1.PersistentVolumeClaimSpec.volumeName'),
+    col('Capacity', 'core/v1.PersistentVolumeClaimStatus.capacity'),
+    col('Access Modes', 'core/v1.PersistentVolumeClaimStatus.accessModes'),
+    col('StorageClass', 'StorageClass of the pvc'),
+    col('VolumeAttributesClass', 'VolumeAttributesClass of the pvc'),
     ageColumn(),
-    col('VolumeMode', 'string', 'core/v1.PersistentVolumeClaimSpec.volumeMode', { priority: 1 }),
+    col('VolumeMode', 'core/v1.PersistentVolumeClaimSpec.volumeMode', { priority: 1 }),
   ],
   cells(pvc, now) {
     const spec = pvc.spec ?? {};
@@ -395,13 +393,13 @@ export const persistentVolumeClaimPrinter: TablePrinter = {
 export const replicationControllerPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Desired', 'integer', 'core/v1.ReplicationControllerSpec.replicas'),
-    col('Current', 'integer', 'core/v1.ReplicationControllerStatus.replicas'),
-    col('Ready', 'integer', 'core/v1.ReplicationControllerStatus.readyReplicas'),
+    col('Desired', 'core/v1.ReplicationControllerSpec.replicas', { type: 'integer' }),
+    col('Current', 'core/v1.ReplicationControllerStatus.replicas', { type: 'integer' }),
+    col('Ready', 'core/v1.ReplicationControllerStatus.readyReplicas', { type: 'integer' }),
     ageColumn(),
     containersColumn(),
     imagesColumn(),
-    col('Selector', 'string', 'core/v1.ReplicationControllerSpec.selector', { priority: 1 }),
+    col('Selector', 'core/v1.ReplicationControllerSpec.selector', { priority: 1 }),
   ],
   cells(rc, now) {
     const [names, images] = layoutContainerCells(rc.spec?.template?.spec?.containers);
@@ -421,10 +419,9 @@ export const replicationControllerPrinter: TablePrinter = {
 export const resourceQuotaPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Request', 'string', 'Request represents a minimum amount of cpu/memory that a container may consume.'),
+    col('Request', 'Request represents a minimum amount of cpu/memory that a container may consume.'),
     col(
       'Limit',
-      'string',
       'Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.',
     ),
     ageColumn(),
@@ -446,9 +443,9 @@ export const resourceQuotaPrinter: TablePrinter = {
 export const componentStatusPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Status', 'string', 'Status of the component conditions'),
-    col('Message', 'string', 'Message of the component conditions'),
-    col('Error', 'string', 'Error of the component conditions'),
+    col('Status', 'Status of the component conditions'),
+    col('Message', 'Message of the component conditions'),
+    col('Error', 'Error of the component conditions'),
   ],
   cells(cs) {
     let status = 'Unknown';

@@ -2,7 +2,7 @@
 // phase, the pod's reason, init container and container states, and deletion, in
 // exactly upstream's order of precedence.
 
-import { humanDuration, int, layoutContainerCells, formatLabels, parseTime, translateTimestampSince } from './format.ts';
+import { formatLabels, humanDuration, int, layoutContainerCells, parseTime, translateTimestampSince } from './format.ts';
 import { ageColumn, col, nameColumn, type TablePrinter, type TableRowCondition } from './types.ts';
 
 /** Reason the node lifecycle controller sets on pods of an unreachable node. */
@@ -20,7 +20,7 @@ function isRestartableInitContainer(c: any): boolean {
 }
 
 function conditionTrue(pod: any, type: string): boolean {
-  // First condition of the type decides (upstream stops at the first match).
+  // The first condition of the type decides.
   for (const c of pod.status?.conditions ?? []) {
     if (c.type === type) return c.status === 'True';
   }
@@ -45,6 +45,7 @@ function later(a: number | undefined, ts: unknown): number | undefined {
   return a === undefined || a < t ? t : a;
 }
 
+/** READY, STATUS and RESTARTS of a pod, as upstream's printPod computes them. */
 export function summarizePod(pod: any): PodSummary {
   const spec = pod.spec ?? {};
   const status = pod.status ?? {};
@@ -69,6 +70,7 @@ export function summarizePod(pod: any): PodSummary {
     if (isRestartableInitContainer(c)) totalContainers++;
   }
 
+  // The first init container that has not completed decides the status.
   let initializing = false;
   const initStatuses: any[] = status.initContainerStatuses ?? [];
   for (let i = 0; i < initStatuses.length; i++) {
@@ -158,18 +160,17 @@ function readinessGates(pod: any): string {
 export const podPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Ready', 'string', 'The aggregate readiness state of this pod for accepting traffic.'),
-    col('Status', 'string', 'The aggregate status of the containers in this pod.'),
+    col('Ready', 'The aggregate readiness state of this pod for accepting traffic.'),
+    col('Status', 'The aggregate status of the containers in this pod.'),
     col(
       'Restarts',
-      'string',
       'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.',
     ),
     ageColumn(),
-    col('IP', 'string', 'core/v1.PodStatus.podIP', { priority: 1 }),
-    col('Node', 'string', 'core/v1.PodSpec.nodeName', { priority: 1 }),
-    col('Nominated Node', 'string', 'core/v1.PodStatus.nominatedNodeName', { priority: 1 }),
-    col('Readiness Gates', 'string', 'core/v1.PodSpec.readinessGates', { priority: 1 }),
+    col('IP', 'core/v1.PodStatus.podIP', { priority: 1 }),
+    col('Node', 'core/v1.PodSpec.nodeName', { priority: 1 }),
+    col('Nominated Node', 'core/v1.PodStatus.nominatedNodeName', { priority: 1 }),
+    col('Readiness Gates', 'core/v1.PodSpec.readinessGates', { priority: 1 }),
   ],
   cells(pod, now) {
     const s = summarizePod(pod);
@@ -203,9 +204,9 @@ export const podPrinter: TablePrinter = {
 export const podTemplatePrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Containers', 'string', 'Names of each container in the template.'),
-    col('Images', 'string', 'Images referenced by each container in the template.'),
-    col('Pod Labels', 'string', 'The labels for the pod template.'),
+    col('Containers', 'Names of each container in the template.'),
+    col('Images', 'Images referenced by each container in the template.'),
+    col('Pod Labels', 'The labels for the pod template.'),
   ],
   cells(obj) {
     const [names, images] = layoutContainerCells(obj.template?.spec?.containers);

@@ -35,28 +35,28 @@ export interface TablePrinter {
 type ColumnType = 'string' | 'integer' | 'number' | 'boolean' | 'date';
 
 /**
- * A column definition. `description` is either literal text (upstream's own wording)
- * or a key into the SwaggerDoc table, as upstream's printers mostly reference fields.
+ * A column definition, type "string" unless told. `description` is either literal text
+ * (upstream's own wording) or a key into the SwaggerDoc table, as upstream's printers
+ * mostly reference fields.
  */
 export function col(
   name: string,
-  type: ColumnType,
   description: string,
-  opts: { priority?: number; format?: string } = {},
+  opts: { type?: ColumnType; priority?: number; format?: string } = {},
 ): TableColumnDefinition {
   const text = description in doc ? doc[description as DocKey] : description;
-  return { name, type, format: opts.format ?? '', description: text, priority: opts.priority ?? 0 };
+  return { name, type: opts.type ?? 'string', format: opts.format ?? '', description: text, priority: opts.priority ?? 0 };
 }
 
 /** The Name column every printer except events starts with. */
 export const nameColumn = (opts: { priority?: number } = {}): TableColumnDefinition =>
-  col('Name', 'string', 'meta/v1.ObjectMeta.name', { format: 'name', ...opts });
+  col('Name', 'meta/v1.ObjectMeta.name', { format: 'name', ...opts });
 
 export const ageColumn = (): TableColumnDefinition =>
-  col('Age', 'string', 'meta/v1.ObjectMeta.creationTimestamp');
+  col('Age', 'meta/v1.ObjectMeta.creationTimestamp');
 
 export const containersColumn = (opts: { priority?: number } = { priority: 1 }): TableColumnDefinition =>
-  col('Containers', 'string', 'Names of each container in the template.', opts);
+  col('Containers', 'Names of each container in the template.', opts);
 
 export const imagesColumn = (opts: { priority?: number } = { priority: 1 }): TableColumnDefinition =>
-  col('Images', 'string', 'Images referenced by each container in the template.', opts);
+  col('Images', 'Images referenced by each container in the template.', opts);

@@ -24,13 +24,13 @@ const templateContainers = (obj: any): [string, string] => layoutContainerCells(
 export const deploymentPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Ready', 'string', 'Number of the pod with ready state'),
-    col('Up-to-date', 'string', 'extensions/v1beta1.DeploymentStatus.updatedReplicas'),
-    col('Available', 'string', 'extensions/v1beta1.DeploymentStatus.availableReplicas'),
+    col('Ready', 'Number of the pod with ready state'),
+    col('Up-to-date', 'extensions/v1beta1.DeploymentStatus.updatedReplicas'),
+    col('Available', 'extensions/v1beta1.DeploymentStatus.availableReplicas'),
     ageColumn(),
     containersColumn(),
     imagesColumn(),
-    col('Selector', 'string', 'extensions/v1beta1.DeploymentSpec.selector', { priority: 1 }),
+    col('Selector', 'extensions/v1beta1.DeploymentSpec.selector', { priority: 1 }),
   ],
   cells(d, now) {
     const [names, images] = templateContainers(d);
@@ -50,13 +50,13 @@ export const deploymentPrinter: TablePrinter = {
 export const replicaSetPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Desired', 'integer', 'extensions/v1beta1.ReplicaSetSpec.replicas'),
-    col('Current', 'integer', 'extensions/v1beta1.ReplicaSetStatus.replicas'),
-    col('Ready', 'integer', 'extensions/v1beta1.ReplicaSetStatus.readyReplicas'),
+    col('Desired', 'extensions/v1beta1.ReplicaSetSpec.replicas', { type: 'integer' }),
+    col('Current', 'extensions/v1beta1.ReplicaSetStatus.replicas', { type: 'integer' }),
+    col('Ready', 'extensions/v1beta1.ReplicaSetStatus.readyReplicas', { type: 'integer' }),
     ageColumn(),
     containersColumn(),
     imagesColumn(),
-    col('Selector', 'string', 'extensions/v1beta1.ReplicaSetSpec.selector', { priority: 1 }),
+    col('Selector', 'extensions/v1beta1.ReplicaSetSpec.selector', { priority: 1 }),
   ],
   cells(rs, now) {
     const [names, images] = templateContainers(rs);
@@ -74,13 +74,7 @@ export const replicaSetPrinter: TablePrinter = {
 };
 
 export const statefulSetPrinter: TablePrinter = {
-  columns: [
-    nameColumn(),
-    col('Ready', 'string', 'Number of the pod with ready state'),
-    ageColumn(),
-    containersColumn(),
-    imagesColumn(),
-  ],
+  columns: [nameColumn(), col('Ready', 'Number of the pod with ready state'), ageColumn(), containersColumn(), imagesColumn()],
   cells(sts, now) {
     const [names, images] = templateContainers(sts);
     return [name(sts), `${int(sts.status?.readyReplicas)}/${int(sts.spec?.replicas ?? 1)}`, age(sts, now), names, images];
@@ -90,16 +84,16 @@ export const statefulSetPrinter: TablePrinter = {
 export const daemonSetPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Desired', 'integer', 'extensions/v1beta1.DaemonSetStatus.desiredNumberScheduled'),
-    col('Current', 'integer', 'extensions/v1beta1.DaemonSetStatus.currentNumberScheduled'),
-    col('Ready', 'integer', 'extensions/v1beta1.DaemonSetStatus.numberReady'),
-    col('Up-to-date', 'integer', 'extensions/v1beta1.DaemonSetStatus.updatedNumberScheduled'),
-    col('Available', 'integer', 'extensions/v1beta1.DaemonSetStatus.numberAvailable'),
-    col('Node Selector', 'string', 'core/v1.PodSpec.nodeSelector'),
+    col('Desired', 'extensions/v1beta1.DaemonSetStatus.desiredNumberScheduled', { type: 'integer' }),
+    col('Current', 'extensions/v1beta1.DaemonSetStatus.currentNumberScheduled', { type: 'integer' }),
+    col('Ready', 'extensions/v1beta1.DaemonSetStatus.numberReady', { type: 'integer' }),
+    col('Up-to-date', 'extensions/v1beta1.DaemonSetStatus.updatedNumberScheduled', { type: 'integer' }),
+    col('Available', 'extensions/v1beta1.DaemonSetStatus.numberAvailable', { type: 'integer' }),
+    col('Node Selector', 'core/v1.PodSpec.nodeSelector'),
     ageColumn(),
     containersColumn(),
     imagesColumn(),
-    col('Selector', 'string', 'extensions/v1beta1.DaemonSetSpec.selector', { priority: 1 }),
+    col('Selector', 'extensions/v1beta1.DaemonSetSpec.selector', { priority: 1 }),
   ],
   cells(ds, now) {
     const st = ds.status ?? {};
@@ -136,14 +130,14 @@ function controllerName(obj: any): string {
 export const controllerRevisionPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Controller', 'string', 'Controller of the object'),
-    col('Revision', 'string', 'apps/v1beta1.ControllerRevision.revision'),
+    col('Controller', 'Controller of the object'),
+    col('Revision', 'apps/v1beta1.ControllerRevision.revision'),
     ageColumn(),
   ],
   cells: (cr, now) => [name(cr), controllerName(cr), int(cr.revision), age(cr, now)],
 };
 
-// ---- batch ----
+// ---- batch/v1 ----
 
 function jobConditionTrue(job: any, type: string): boolean {
   // The first condition of the type decides.
@@ -165,13 +159,13 @@ export function jobStatus(job: any): string {
 export const jobPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Status', 'string', 'Status of the job.'),
-    col('Completions', 'string', 'batch/v1.JobStatus.succeeded'),
-    col('Duration', 'string', 'Time required to complete the job.'),
+    col('Status', 'Status of the job.'),
+    col('Completions', 'batch/v1.JobStatus.succeeded'),
+    col('Duration', 'Time required to complete the job.'),
     ageColumn(),
     containersColumn(),
     imagesColumn(),
-    col('Selector', 'string', 'batch/v1.JobSpec.selector', { priority: 1 }),
+    col('Selector', 'batch/v1.JobSpec.selector', { priority: 1 }),
   ],
   cells(job, now) {
     const succeeded = int(job.status?.succeeded);
@@ -179,13 +173,13 @@ export const jobPrinter: TablePrinter = {
     if (job.spec?.completions !== undefined && job.spec?.completions !== null) {
       completions = `${succeeded}/${int(job.spec.completions)}`;
     } else {
+      // A work queue: completions unset. (Both unset is defaulted to 1/1, which prints the same.)
       const parallelism = int(job.spec?.parallelism);
       completions = parallelism > 1 ? `${succeeded}/1 of ${parallelism}` : `${succeeded}/1`;
     }
     const start = parseTime(job.status?.startTime);
     const completion = parseTime(job.status?.completionTime);
-    let duration = '';
-    if (start !== undefined) duration = humanDuration((completion ?? now) - start);
+    const duration = start === undefined ? '' : humanDuration((completion ?? now) - start);
     const [names, images] = templateContainers(job);
     return [
       name(job),
@@ -203,15 +197,15 @@ export const jobPrinter: TablePrinter = {
 export const cronJobPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Schedule', 'string', 'batch/v1beta1.CronJobSpec.schedule'),
-    col('Timezone', 'string', 'batch/v1beta1.CronJobSpec.timeZone'),
-    col('Suspend', 'boolean', 'batch/v1beta1.CronJobSpec.suspend'),
-    col('Active', 'integer', 'batch/v1beta1.CronJobStatus.active'),
-    col('Last Schedule', 'string', 'batch/v1beta1.CronJobStatus.lastScheduleTime'),
+    col('Schedule', 'batch/v1beta1.CronJobSpec.schedule'),
+    col('Timezone', 'batch/v1beta1.CronJobSpec.timeZone'),
+    col('Suspend', 'batch/v1beta1.CronJobSpec.suspend', { type: 'boolean' }),
+    col('Active', 'batch/v1beta1.CronJobStatus.active', { type: 'integer' }),
+    col('Last Schedule', 'batch/v1beta1.CronJobStatus.lastScheduleTime'),
     ageColumn(),
     containersColumn(),
     imagesColumn(),
-    col('Selector', 'string', 'batch/v1.JobSpec.selector', { priority: 1 }),
+    col('Selector', 'batch/v1.JobSpec.selector', { priority: 1 }),
   ],
   cells(cj, now) {
     const spec = cj.spec ?? {};
@@ -239,63 +233,57 @@ export const cronJobPrinter: TablePrinter = {
 const quantityPtr = (v: unknown): string => (v === undefined || v === null ? '<nil>' : quantityString(v));
 
 /** The metric the apiserver defaults into an HPA that names none. */
-const defaultMetrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }];
+const defaultMetrics = [
+  { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+];
 
-/** formatHPAMetrics: "cpu: 45%/80%", "<unknown>" for a metric not yet observed; 2 at most. */
+/** A value/average-value metric target (External, Object) with its current reading. */
+function valueMetric(target: any, status: any): string {
+  const current = status?.current;
+  if (target.averageValue != null) {
+    const cur = status && current?.averageValue != null ? quantityString(current.averageValue) : '<unknown>';
+    return `${cur}/${quantityString(target.averageValue)} (avg)`;
+  }
+  const cur = status ? quantityPtr(current?.value) : '<unknown>';
+  return `${cur}/${quantityPtr(target.value)}`;
+}
+
+/** A Resource / ContainerResource metric: average value, else utilization. */
+function resourceMetric(source: any, status: any): string {
+  const target = source.target ?? {};
+  const current = status?.current;
+  if (target.averageValue != null) {
+    const cur = status ? quantityPtr(current?.averageValue) : '<unknown>';
+    return `${source.name ?? ''}: ${cur}/${quantityString(target.averageValue)}`;
+  }
+  const cur = status && current?.averageUtilization != null ? `${int(current.averageUtilization)}%` : '<unknown>';
+  const tgt = target.averageUtilization != null ? `${int(target.averageUtilization)}%` : '<auto>';
+  return `${source.name ?? ''}: ${cur}/${tgt}`;
+}
+
+/**
+ * formatHPAMetrics: "cpu: 45%/80%", "<unknown>" for a metric not observed yet; at most
+ * two, then " + N more...". Statuses are matched to specs by position, as upstream does.
+ */
 export function formatHPAMetrics(specs: any[], statuses: any[]): string {
   if (specs.length === 0) return '<none>';
-  const list: string[] = [];
-  specs.forEach((spec, i) => {
+  const list = specs.map((spec, i) => {
     const status = statuses[i];
     switch (spec.type) {
-      case 'External': {
-        const target = spec.external?.target ?? {};
-        const current = status?.external?.current;
-        if (target.averageValue != null) {
-          const cur = status?.external && current?.averageValue != null ? quantityString(current.averageValue) : '<unknown>';
-          list.push(`${cur}/${quantityString(target.averageValue)} (avg)`);
-        } else {
-          const cur = status?.external ? quantityPtr(current?.value) : '<unknown>';
-          list.push(`${cur}/${quantityPtr(target.value)}`);
-        }
-        break;
-      }
+      case 'External':
+        return valueMetric(spec.external?.target ?? {}, status?.external);
+      case 'Object':
+        return valueMetric(spec.object?.target ?? {}, status?.object);
       case 'Pods': {
         const cur = status?.pods ? quantityPtr(status.pods.current?.averageValue) : '<unknown>';
-        list.push(`${cur}/${quantityPtr(spec.pods?.target?.averageValue)}`);
-        break;
-      }
-      case 'Object': {
-        const target = spec.object?.target ?? {};
-        const current = status?.object?.current;
-        if (target.averageValue != null) {
-          const cur = status?.object && current?.averageValue != null ? quantityString(current.averageValue) : '<unknown>';
-          list.push(`${cur}/${quantityString(target.averageValue)} (avg)`);
-        } else {
-          const cur = status?.object ? quantityPtr(current?.value) : '<unknown>';
-          list.push(`${cur}/${quantityPtr(target.value)}`);
-        }
-        break;
+        return `${cur}/${quantityPtr(spec.pods?.target?.averageValue)}`;
       }
       case 'Resource':
-      case 'ContainerResource': {
-        const key = spec.type === 'Resource' ? 'resource' : 'containerResource';
-        const source = spec[key] ?? {};
-        const target = source.target ?? {};
-        const current = status?.[key]?.current;
-        if (target.averageValue != null) {
-          const cur = status?.[key] ? quantityPtr(current?.averageValue) : '<unknown>';
-          list.push(`${source.name ?? ''}: ${cur}/${quantityString(target.averageValue)}`);
-        } else {
-          const cur =
-            status?.[key] && current?.averageUtilization != null ? `${int(current.averageUtilization)}%` : '<unknown>';
-          const tgt = target.averageUtilization != null ? `${int(target.averageUtilization)}%` : '<auto>';
-          list.push(`${source.name ?? ''}: ${cur}/${tgt}`);
-        }
-        break;
-      }
+        return resourceMetric(spec.resource ?? {}, status?.resource);
+      case 'ContainerResource':
+        return resourceMetric(spec.containerResource ?? {}, status?.containerResource);
       default:
-        list.push('<unknown type>');
+        return '<unknown type>';
     }
   });
   const max = 2;
@@ -306,11 +294,11 @@ export function formatHPAMetrics(specs: any[], statuses: any[]): string {
 export const horizontalPodAutoscalerPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Reference', 'string', 'autoscaling/v2beta1.HorizontalPodAutoscalerSpec.scaleTargetRef'),
-    col('Targets', 'string', 'autoscaling/v2beta1.HorizontalPodAutoscalerSpec.metrics'),
-    col('MinPods', 'string', 'autoscaling/v2beta1.HorizontalPodAutoscalerSpec.minReplicas'),
-    col('MaxPods', 'string', 'autoscaling/v2beta1.HorizontalPodAutoscalerSpec.maxReplicas'),
-    col('Replicas', 'string', 'autoscaling/v2beta1.HorizontalPodAutoscalerStatus.currentReplicas'),
+    col('Reference', 'autoscaling/v2beta1.HorizontalPodAutoscalerSpec.scaleTargetRef'),
+    col('Targets', 'autoscaling/v2beta1.HorizontalPodAutoscalerSpec.metrics'),
+    col('MinPods', 'autoscaling/v2beta1.HorizontalPodAutoscalerSpec.minReplicas'),
+    col('MaxPods', 'autoscaling/v2beta1.HorizontalPodAutoscalerSpec.maxReplicas'),
+    col('Replicas', 'autoscaling/v2beta1.HorizontalPodAutoscalerStatus.currentReplicas'),
     ageColumn(),
   ],
   cells(hpa, now) {
@@ -333,9 +321,9 @@ export const horizontalPodAutoscalerPrinter: TablePrinter = {
 export const podDisruptionBudgetPrinter: TablePrinter = {
   columns: [
     nameColumn(),
-    col('Min Available', 'string', 'The minimum number of pods that must be available.'),
-    col('Max Unavailable', 'string', 'The maximum number of pods that may be unavailable.'),
-    col('Allowed Disruptions', 'integer', 'Calculated number of pods that may be disrupted at this time.'),
+    col('Min Available', 'The minimum number of pods that must be available.'),
+    col('Max Unavailable', 'The maximum number of pods that may be unavailable.'),
+    col('Allowed Disruptions', 'Calculated number of pods that may be disrupted at this time.', { type: 'integer' }),
     ageColumn(),
   ],
   cells(pdb, now) {

@@ -1,0 +1,82 @@
+// The child processes the bench starts (the apiserver and the bare baseline server), so
+// the load generator never shares an event loop with the server it measures; and their
+// CPU time, read from /proc, so a rate can be put beside the CPU it cost.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface Child {
+  proc: ChildProcess;
+  /** The last lines of stderr, for error messages. */
+  stderrTail(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once this process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts `node <args>` and resolves once a stdout line matches `ready`, with the match.
+ * Rejects (and kills the child) when it exits first or `timeoutMs` passes.
+ */
+export function startChild(
+  args: string[],
+  opts: { ready: RegExp; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string },
+): Promise<{ child: Child; match: RegExpMatchArray }> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+  const tail: string[] = [];
+  proc.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    tail.push(s);
+    if (tail.length > 50) tail.shift();
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const child: Child = {
+    proc,
+    stderrTail: () => tail.join('').split('\n').slice(-20).join('\n'),
+    async stop(graceMs = 15_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      void child.stop(1000);
+      reject(new Error(`node ${args.join(' ')}: not ready after ${opts.timeoutMs ?? 60_000} ms\n${child.stderrTail()}`));
+    }, opts.timeoutMs ?? 60_000);
+    const onData = (s: string) => {
+      out += s;
+      const m = out.match(opts.ready);
+      if (m) {
+        clearTimeout(timer);
+        proc.stdout!.off('data', onData);
+        proc.stdout!.resume();
+        proc.off('exit', onExit);
+        resolve({ child, match: m });
+      }
+    };
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`node ${args.join(' ')} exited (${code}) before it was ready\n${child.stderrTail()}`));
+    };
+    proc.stdout!.setEncoding('utf8').on('data', onData);
+    proc.once('exit', onExit);
+  });
+}
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on every Linux Node supports
+
+/** User + system CPU milliseconds a process has used so far; undefined off Linux. */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) are space-separated;
+    // utime and stime are fields 14 and 15 of the whole line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,51 @@
+// JSON values as the patch code handles them, and the few object helpers it needs.
+// Patch documents come from clients, so a key may be `__proto__` or `constructor`:
+// every read goes through hasOwn and every write through setKey.
+
+export type JSONValue = null | boolean | number | string | JSONValue[] | JSONObject;
+export type JSONObject = { [key: string]: JSONValue };
+
+export function isObject(v: unknown): v is JSONObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function hasOwn(o: object, k: string): boolean {
+  return Object.hasOwn(o, k);
+}
+
+/** The own value at `k`, or undefined when absent. */
+export function getOwn(o: JSONObject, k: string): JSONValue | undefined {
+  return Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
+export function setKey(o: JSONObject, k: string, v: JSONValue): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+export function deepClone<T extends JSONValue>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out: JSONValue[] = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = deepClone(v[i]);
+    return out as T;
+  }
+  const out: JSONObject = {};
+  for (const k of Object.keys(v)) setKey(out, k, deepClone((v as JSONObject)[k]));
+  return out as T;
+}
+
+export function deepEqual(a: JSONValue | undefined, b: JSONValue | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!hasOwn(b, k) || !deepEqual(a[k], b[k])) return false;
+  return true;
+}

@@ -381,7 +381,10 @@ function annotate(name: string, inherited?: JsonScope): void {
   }
   const definition = definitionOf(name);
   const scope: JsonScope | undefined = definition
-    ? { props: new Set(Object.keys(definition.properties ?? {})), required: new Set(definition.required ?? []) }
+    ? {
+      props: new Set(Object.keys(definition.properties ?? {})),
+      required: new Set(definition.required ?? []),
+    }
     : inherited;
   // Done already, unless it was done without a schema and one is offered now.
   if (out.has(name) && (scopeUsed.get(name) !== undefined || scope === undefined)) return;

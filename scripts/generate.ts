@@ -5,7 +5,8 @@
 // Output must be deterministic (same input → byte-identical files), so every collection is
 // sorted before it is written and nothing time- or machine-dependent is emitted.
 
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -210,9 +211,8 @@ for (const { parts, item, ops } of pathEntries) {
       .filter((p) => !PATH_OWN.has(p.name))
       .map(toSpec)
       .sort((a, b) => cmp(a.name, b.name));
-    const key = action === 'patch' ? 'patch' : action;
-    const known = actionParams.get(key);
-    if (!known) actionParams.set(key, all);
+    const known = actionParams.get(action);
+    if (!known) actionParams.set(action, all);
     else if (known.length !== all.length || known.some((p, i) => !sameSpec(p, all[i])))
       throw new Error(`parameters of ${action} differ on ${parts.path}`);
   }
@@ -380,6 +380,10 @@ writeResources();
 writeKinds();
 writeOperations();
 writeDefinitions();
+// The protobuf descriptors have their own generator; run it too, so `npm run generate`
+// regenerates the whole folder.
+const protoGenerator = join(repoRoot, 'scripts/generate-proto.ts');
+if (existsSync(protoGenerator)) execFileSync(process.execPath, [protoGenerator, referenceDir], { stdio: 'inherit' });
 console.log(
   `generated ${resources.length} resources, ${Object.keys(doc.definitions).length} definitions, ${definitionNames.length} kinds into ${outDir} in ${Math.round(performance.now() - start)} ms`,
 );

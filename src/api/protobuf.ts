@@ -69,7 +69,8 @@ const BYTES = 7;
 const DOUBLE = 8;
 const MESSAGE = 9;
 const SCALAR_KINDS: Record<string, number> = {
-  int32: INT32, int64: INT64, uint32: UINT32, uint64: UINT64, bool: BOOL, string: STRING, bytes: BYTES, double: DOUBLE,
+  int32: INT32, int64: INT64, uint32: UINT32, uint64: UINT64,
+  bool: BOOL, string: STRING, bytes: BYTES, double: DOUBLE,
 };
 
 interface FieldInfo {
@@ -158,6 +159,13 @@ class Reader {
 
 function truncated(what: string): Error {
   return new Error(`truncated or malformed protobuf (${what})`);
+}
+
+/** A field tag; field number 0 is illegal, as upstream's decoder says. */
+function readTag(r: Reader, end: number): number {
+  const tag = readUint(r, end);
+  if (tag >>> 3 === 0) throw truncated('illegal field number 0');
+  return tag;
 }
 
 /** Tags and lengths: unsigned, below 2^31. */
@@ -289,7 +297,7 @@ function decodeFields(
   if (depth > MAX_DEPTH) throw new Error('protobuf message nested too deeply');
   const byId = info.byId;
   while (r.pos < end) {
-    const tag = readUint(r, end);
+    const tag = readTag(r, end);
     const id = tag >>> 3;
     const wireType = tag & 7;
     const field = byId[id];
@@ -367,7 +375,7 @@ function decodeMapEntry(
   let key = '';
   let value: unknown;
   while (r.pos < end) {
-    const tag = readUint(r, end);
+    const tag = readTag(r, end);
     const id = tag >>> 3;
     const wireType = tag & 7;
     if (id === 1 && wireType === 2) {
@@ -442,7 +450,7 @@ function decodeValue(r: Reader, end: number, info: MessageInfo, depth: number): 
 /** Calls `read` per field; a field it declines (returns false) is skipped. */
 function forEachField(r: Reader, end: number, read: (id: number, wireType: number) => boolean): void {
   while (r.pos < end) {
-    const tag = readUint(r, end);
+    const tag = readTag(r, end);
     if (!read(tag >>> 3, tag & 7)) skip(r, end, tag & 7);
   }
   if (r.pos !== end) throw truncated('message runs past its length');

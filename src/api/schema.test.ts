@@ -149,6 +149,7 @@ describe('typeErrors', () => {
     assert.deepEqual(errors({ paused: 'yes' }), ['json: cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool']);
     assert.deepEqual(errors({ replicas: 1.5 }), ['json: cannot unmarshal number 1.5 into Go struct field DeploymentSpec.spec.replicas of type int32']);
     assert.deepEqual(errors({ replicas: 2 ** 31 }), ['json: cannot unmarshal number 2147483648 into Go struct field DeploymentSpec.spec.replicas of type int32']);
+    assert.deepEqual(typeErrors(POD, { spec: { activeDeadlineSeconds: 2 ** 40 } }), [], 'int64');
   });
 
   it('names structs, slices and maps by their Go types', () => {

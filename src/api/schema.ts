@@ -50,7 +50,7 @@ export function hasSchema(gvk: GVK): boolean {
 export function checkFields(gvk: GVK, obj: unknown): FieldCheck {
   const result: FieldCheck = { unknown: [], typeErrors: [] };
   const root = rootNode(gvk);
-  if (root) walk(root, obj, '', { struct: '', stack: [], out: result });
+  if (root) walk(root, obj, { path: '', struct: '', stack: [], out: result });
   return result;
 }
 
@@ -73,7 +73,7 @@ type Node =
   | { t: 'free' }
   | { t: 'string'; goType: string }
   | { t: 'bytes'; goType: string }
-  | { t: 'int'; goType: string; min: number; max: number }
+  | { t: 'int'; goType: string; bound: number } // -bound <= v < bound
   | { t: 'float'; goType: string }
   | { t: 'bool'; goType: string }
   | { t: 'intOrString' }
@@ -166,9 +166,7 @@ function schemaNode(schema: JSONSchema, namedType?: string): Node {
     case 'string':
       return schema.format === 'byte' ? { t: 'bytes', goType: '[]uint8' } : { t: 'string', goType: namedType ?? 'string' };
     case 'integer':
-      return schema.format === 'int32'
-        ? { t: 'int', goType: 'int32', min: -(2 ** 31), max: 2 ** 31 - 1 }
-        : { t: 'int', goType: 'int64', min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER };
+      return schema.format === 'int32' ? { t: 'int', goType: 'int32', bound: 2 ** 31 } : { t: 'int', goType: 'int64', bound: 2 ** 63 };
     case 'number':
       return { t: 'float', goType: 'float64' };
     case 'boolean':
@@ -196,6 +194,8 @@ function goTypeOfNode(node: Node): string {
 // ---- the walk ---------------------------------------------------------------------------
 
 interface Walk {
+  /** Path of the value being checked, as strict errors report it (`spec.containers[0].image`). */
+  path: string;
   /** Go struct whose field is being decoded, and the JSON field names from the root (no indices, no map keys). */
   struct: string;
   stack: string[];
@@ -210,74 +210,92 @@ function jsonKind(v: unknown): string {
   return typeof v; // string, number, object
 }
 
-function typeError(w: Walk, value: string, goType: string) {
+/** `got` is the JSON kind ("string") or, for numbers that do not fit, "number <value>". */
+function typeError(w: Walk, mismatch: { got: string; goType: string }) {
+  const { got, goType } = mismatch;
   w.out.typeErrors.push(
     w.stack.length === 0
-      ? `json: cannot unmarshal ${value} into Go value of type ${goType}`
-      : `json: cannot unmarshal ${value} into Go struct field ${w.struct}.${w.stack.join('.')} of type ${goType}`,
+      ? `json: cannot unmarshal ${got} into Go value of type ${goType}`
+      : `json: cannot unmarshal ${got} into Go struct field ${w.struct}.${w.stack.join('.')} of type ${goType}`,
   );
 }
 
-function walk(node: Node, v: unknown, path: string, w: Walk): void {
+function isInt(v: number, bound: number): boolean {
+  return Number.isInteger(v) && v >= -bound && v < bound;
+}
+
+function walk(node: Node, v: unknown, w: Walk): void {
   if (v === null || v === undefined) return; // null decodes to the zero value everywhere
   switch (node.t) {
     case 'free':
       return;
     case 'struct': {
-      if (typeof v !== 'object' || Array.isArray(v)) return typeError(w, jsonKind(v), node.goType);
-      const outer = w.struct;
+      if (typeof v !== 'object' || Array.isArray(v)) return typeError(w, { got: jsonKind(v), goType: node.goType });
+      const { path, struct } = w;
       for (const key in v as Record<string, unknown>) {
-        const field = node.fields.get(key);
         const fieldPath = path === '' ? key : `${path}.${key}`;
+        const field = node.fields.get(key);
         if (!field) {
           if (w.out.unknown.length < MAX_STRICT_ERRORS) w.out.unknown.push(fieldPath);
           continue;
         }
+        w.path = fieldPath;
         w.struct = node.goName;
         w.stack.push(key);
-        walk(field, (v as Record<string, unknown>)[key], fieldPath, w);
+        walk(field, (v as Record<string, unknown>)[key], w);
         w.stack.pop();
       }
-      w.struct = outer;
+      w.path = path;
+      w.struct = struct;
       return;
     }
     case 'map': {
-      if (typeof v !== 'object' || Array.isArray(v)) return typeError(w, jsonKind(v), node.goType);
+      if (typeof v !== 'object' || Array.isArray(v)) return typeError(w, { got: jsonKind(v), goType: node.goType });
       if (node.value === FREE) return;
-      for (const key in v as Record<string, unknown>) walk(node.value, (v as Record<string, unknown>)[key], `${path}.${key}`, w);
+      const path = w.path;
+      for (const key in v as Record<string, unknown>) {
+        w.path = `${path}.${key}`;
+        walk(node.value, (v as Record<string, unknown>)[key], w);
+      }
+      w.path = path;
       return;
     }
     case 'array': {
-      if (!Array.isArray(v)) return typeError(w, jsonKind(v), node.goType);
+      if (!Array.isArray(v)) return typeError(w, { got: jsonKind(v), goType: node.goType });
       if (node.items === FREE) return;
-      for (let i = 0; i < v.length; i++) walk(node.items, v[i], `${path}[${i}]`, w);
+      const path = w.path;
+      for (let i = 0; i < v.length; i++) {
+        w.path = `${path}[${i}]`;
+        walk(node.items, v[i], w);
+      }
+      w.path = path;
       return;
     }
     case 'string':
-      if (typeof v !== 'string') typeError(w, jsonKind(v), node.goType);
+      if (typeof v !== 'string') typeError(w, { got: jsonKind(v), goType: node.goType });
       return;
     case 'bytes':
-      if (typeof v !== 'string') typeError(w, jsonKind(v), node.goType);
+      if (typeof v !== 'string') typeError(w, { got: jsonKind(v), goType: node.goType });
       else {
         const bad = base64ErrorOffset(v);
         if (bad !== undefined) w.out.typeErrors.push(`illegal base64 data at input byte ${bad}`);
       }
       return;
     case 'int':
-      if (typeof v !== 'number') typeError(w, jsonKind(v), node.goType);
-      else if (!Number.isInteger(v) || v < node.min || v > node.max) typeError(w, `number ${v}`, node.goType);
+      if (typeof v !== 'number') typeError(w, { got: jsonKind(v), goType: node.goType });
+      else if (!isInt(v, node.bound)) typeError(w, { got: `number ${v}`, goType: node.goType });
       return;
     case 'float':
-      if (typeof v !== 'number') typeError(w, jsonKind(v), node.goType);
+      if (typeof v !== 'number') typeError(w, { got: jsonKind(v), goType: node.goType });
       return;
     case 'bool':
-      if (typeof v !== 'boolean') typeError(w, jsonKind(v), node.goType);
+      if (typeof v !== 'boolean') typeError(w, { got: jsonKind(v), goType: node.goType });
       return;
     case 'intOrString':
-      // IntOrString decodes a non-string as an int32.
+      // IntOrString decodes anything but a string as an int32.
       if (typeof v === 'string') return;
-      if (typeof v !== 'number') typeError(w, jsonKind(v), 'int32');
-      else if (!Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 31 - 1) typeError(w, `number ${v}`, 'int32');
+      if (typeof v !== 'number') typeError(w, { got: jsonKind(v), goType: 'int32' });
+      else if (!isInt(v, 2 ** 31)) typeError(w, { got: `number ${v}`, goType: 'int32' });
       return;
     case 'quantity': {
       const problem = typeof v === 'string' || typeof v === 'number' ? quantityError(String(v).trim()) : QUANTITY_FORMAT;
@@ -285,7 +303,7 @@ function walk(node: Node, v: unknown, path: string, w: Walk): void {
       return;
     }
     case 'time':
-      if (typeof v !== 'string') typeError(w, jsonKind(v), 'string');
+      if (typeof v !== 'string') typeError(w, { got: jsonKind(v), goType: 'string' });
       else {
         const problem = timeError(v, node.micro);
         if (problem) w.out.typeErrors.push(problem);
@@ -402,7 +420,8 @@ export function timeError(s: string, micro = false): string | undefined {
   else {
     const zone = /^[+-]([0-9]{2}):([0-9]{2})/.exec(rest);
     if (!zone) return fail(rest, 'Z07:00');
-    if (Number(zone[1]) > 23 || Number(zone[2]) > 59) return `parsing time ${JSON.stringify(s)}: time zone offset out of range`;
+    if (Number(zone[1]) > 24) return range('time zone offset hour');
+    if (Number(zone[2]) > 60) return range('time zone offset minute');
     rest = rest.slice(6);
   }
   if (rest !== '') return `parsing time ${JSON.stringify(s)}: extra text: ${JSON.stringify(rest)}`;

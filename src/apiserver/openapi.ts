@@ -242,8 +242,12 @@ function buildGroupVersionDocument(gv: ServedGroupVersion, schemas: Map<string, 
         responses: [{ code: '200', types: OBJECT_TYPES, schema: object }],
       });
     }
-    if (verbs.has('update')) add(item, putOp(base, `replace${gvID}${ns}${kind}`, `replace the specified ${kind}`, itemParams, object));
-    if (verbs.has('patch')) add(item, patchOp(base, `patch${gvID}${ns}${kind}`, `partially update the specified ${kind}`, itemParams, object, ref(`${META}Patch`)));
+    if (verbs.has('update')) {
+      add(item, putOp({ ...base, operationId: `replace${gvID}${ns}${kind}`, description: `replace the specified ${kind}`, params: itemParams, object }));
+    }
+    if (verbs.has('patch')) {
+      add(item, patchOp({ ...base, operationId: `patch${gvID}${ns}${kind}`, description: `partially update the specified ${kind}`, params: itemParams, object, patch: ref(`${META}Patch`) }));
+    }
     if (verbs.has('delete')) {
       const answer = deleteReturnsObject.includes(`${apiVersion}/${r.plural}`) ? object : status;
       add(item, {
@@ -260,22 +264,20 @@ function buildGroupVersionDocument(gv: ServedGroupVersion, schemas: Map<string, 
 
     // The deprecated /watch/ paths upstream still serves.
     if (verbs.has('watch')) {
-      const watchOp = (action: string, operationId: string, description: string, params: ParameterSpec[]): Operation => ({
+      const watchOp = (o: { action: 'watch' | 'watchlist'; operationId: string; params: ParameterSpec[] }): Operation => ({
         ...base,
         method: 'get',
-        action,
-        operationId,
-        description,
-        params: [...params, pretty, ...actionParameters[action]],
+        action: o.action,
+        operationId: o.operationId,
+        description: o.action === 'watch' ? `watch changes to an object of kind ${kind}. ${WATCH_DOC}` : `watch individual changes to a list of ${kind}. ${WATCH_LIST_DOC}`,
+        params: [...o.params, pretty, ...actionParameters[o.action]],
         responses: [{ code: '200', types: STREAM_TYPES, schema: watchEvent }],
       });
       if (verbs.has('list')) {
-        add(`${watchPrefix}/${r.plural}`, watchOp('watchlist', `watch${gvID}${ns}${kind}List`, `watch individual changes to a list of ${kind}. ${WATCH_LIST_DOC}`, nsParams));
-        if (r.namespaced) {
-          add(`/${gvPath}/watch/${r.plural}`, watchOp('watchlist', `watch${gvID}${kind}ListForAllNamespaces`, `watch individual changes to a list of ${kind}. ${WATCH_LIST_DOC}`, []));
-        }
+        add(`${watchPrefix}/${r.plural}`, watchOp({ action: 'watchlist', operationId: `watch${gvID}${ns}${kind}List`, params: nsParams }));
+        if (r.namespaced) add(`/${gvPath}/watch/${r.plural}`, watchOp({ action: 'watchlist', operationId: `watch${gvID}${kind}ListForAllNamespaces`, params: [] }));
       }
-      add(`${watchPrefix}/${r.plural}/{name}`, watchOp('watch', `watch${gvID}${ns}${kind}`, `watch changes to an object of kind ${kind}. ${WATCH_DOC}`, [nameParam(kind), ...nsParams]));
+      add(`${watchPrefix}/${r.plural}/{name}`, watchOp({ action: 'watch', operationId: `watch${gvID}${ns}${kind}`, params: [nameParam(kind), ...nsParams] }));
     }
 
     // Subresources.
@@ -331,9 +333,12 @@ function buildGroupVersionDocument(gv: ServedGroupVersion, schemas: Map<string, 
           responses: ['200', '201', '202'].map((code) => ({ code, types: OBJECT_TYPES, schema: subObject })),
         });
       }
-      if (sub.verbs.includes('update')) add(path, putOp(subBase, `replace${gvID}${id}`, `replace ${name} of the specified ${kind}`, subParams, subObject));
+      if (sub.verbs.includes('update')) {
+        add(path, putOp({ ...subBase, operationId: `replace${gvID}${id}`, description: `replace ${name} of the specified ${kind}`, params: subParams, object: subObject }));
+      }
       if (sub.verbs.includes('patch')) {
-        add(path, patchOp(subBase, `patch${gvID}${id}`, `partially update ${name} of the specified ${kind}`, subParams, subObject, ref(`${META}Patch`)));
+        const description = `partially update ${name} of the specified ${kind}`;
+        add(path, patchOp({ ...subBase, operationId: `patch${gvID}${id}`, description, params: subParams, object: subObject, patch: ref(`${META}Patch`) }));
       }
     }
   }
@@ -352,29 +357,41 @@ function buildGroupVersionDocument(gv: ServedGroupVersion, schemas: Map<string, 
   };
 }
 
-function putOp(base: { gvk: GVK; tag: string }, operationId: string, description: string, params: ParameterSpec[], object: JSONSchema): Operation {
+interface WriteOperation {
+  gvk: GVK;
+  tag: string;
+  operationId: string;
+  description: string;
+  /** Path and object parameters; the action's own are added. */
+  params: ParameterSpec[];
+  object: JSONSchema;
+}
+
+function putOp(o: WriteOperation): Operation {
   return {
-    ...base,
+    gvk: o.gvk,
+    tag: o.tag,
     method: 'put',
     action: 'put',
-    operationId,
-    description,
-    params: [...params, ...actionParameters.put],
-    request: { types: ['*/*'], schema: object },
-    responses: ['200', '201'].map((code) => ({ code, types: OBJECT_TYPES, schema: object })),
+    operationId: o.operationId,
+    description: o.description,
+    params: [...o.params, ...actionParameters.put],
+    request: { types: ['*/*'], schema: o.object },
+    responses: ['200', '201'].map((code) => ({ code, types: OBJECT_TYPES, schema: o.object })),
   };
 }
 
-function patchOp(base: { gvk: GVK; tag: string }, operationId: string, description: string, params: ParameterSpec[], object: JSONSchema, patch: JSONSchema): Operation {
+function patchOp(o: WriteOperation & { patch: JSONSchema }): Operation {
   return {
-    ...base,
+    gvk: o.gvk,
+    tag: o.tag,
     method: 'patch',
     action: 'patch',
-    operationId,
-    description,
-    params: [...params, ...actionParameters.patch],
-    request: { types: PATCH_TYPES, schema: patch },
-    responses: ['200', '201'].map((code) => ({ code, types: OBJECT_TYPES, schema: object })),
+    operationId: o.operationId,
+    description: o.description,
+    params: [...o.params, ...actionParameters.patch],
+    request: { types: PATCH_TYPES, schema: o.patch },
+    responses: ['200', '201'].map((code) => ({ code, types: OBJECT_TYPES, schema: o.object })),
   };
 }
 

@@ -26,7 +26,8 @@ import {
 import { parseLabelSelector, labelSelectorFromAPI } from '../api/selectors.ts';
 import { parseFieldSelectorFor, fieldsFor } from '../api/fieldselectors.ts';
 import { decodeKubernetesProtobuf } from '../api/protobuf.ts';
-import { unknownFields } from '../api/schema.ts';
+import { checkFields as schemaCheck } from '../api/schema.ts';
+import { deleteReturnsObject } from '../api/generated/openapi-operations.ts';
 import { applyPatch, patchTypeFromContentType } from './patch.ts';
 import type { CachedObject } from './cache.ts';
 import type { DeleteOptions, Registry, RequestContext, Subresource } from './registry.ts';
@@ -259,15 +260,27 @@ export class ApiHandler {
 
   // ------------------------------------------------------------- reads
 
-  private respondObject(req: ApiRequest, res: ApiResponse, info: ResourceInfo, obj: KObject, code = 200, json?: string, q?: Query): void {
+  private respondObject(
+    req: ApiRequest,
+    res: ApiResponse,
+    info: ResourceInfo,
+    obj: KObject,
+    code = 200,
+    json?: string,
+    q?: Query,
+    warnings: string[] = [],
+  ): void {
     const form = negotiate(header(req, 'accept'), false);
+    const extra: Record<string, string> = {};
+    // RFC 7234 warning headers, which kubectl prints as `Warning: <text>`.
+    if (warnings.length) extra.warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ');
     if (form === 'table') {
       const tb = new TableBuilder(info, includeObjectPolicy(q?.get('includeObject') ?? null));
-      sendJSON(res, code, tb.table([obj], { resourceVersion: obj.metadata.resourceVersion }));
+      sendJSON(res, code, tb.table([obj], { resourceVersion: obj.metadata.resourceVersion }), extra);
     } else if (form === 'metadata') {
-      sendJSON(res, code, partialMetadata(obj));
+      sendJSON(res, code, partialMetadata(obj), extra);
     } else {
-      sendJSON(res, code, json ?? obj);
+      sendJSON(res, code, json ?? obj, extra);
     }
   }
 
@@ -466,8 +479,7 @@ export class ApiHandler {
     if (r.subresource) throw methodNotAllowed();
     const { obj, warnings } = await this.readObject(req, info, q);
     const created = await this.registry.create(info, r.namespace, obj, ctx);
-    this.respondObject(req, res, info, created, 201, undefined, q);
-    void warnings;
+    this.respondObject(req, res, info, created, 201, undefined, q, warnings);
   }
 
   private async bind(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query, ctx: RequestContext): Promise<void> {
@@ -512,7 +524,7 @@ export class ApiHandler {
       const updated = await this.writeScale(info, r, ctx, () => scale);
       return sendJSON(res, 200, updated);
     }
-    const { obj } = await this.readObject(req, info, q);
+    const { obj, warnings } = await this.readObject(req, info, q);
     if (obj.metadata?.name !== undefined && obj.metadata.name !== r.name) {
       throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${r.name})`);
     }
@@ -526,7 +538,7 @@ export class ApiHandler {
       ...ctx,
       subresource: (r.subresource ?? '') as Subresource,
     });
-    this.respondObject(req, res, info, out.obj, out.created ? 201 : 200, undefined, q);
+    this.respondObject(req, res, info, out.obj, out.created ? 201 : 200, undefined, q, warnings);
   }
 
   private async patch(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query, ctx: RequestContext): Promise<void> {
@@ -547,19 +559,20 @@ export class ApiHandler {
     const body = (await req.body(MAX_BODY)).toString('utf8');
     if (r.subresource === 'scale') {
       const updated = await this.writeScale(info, r, ctx, (cur) =>
-        applyPatch(type, cur, body, { group: 'autoscaling', version: 'v1', kind: 'Scale' }),
+        applyPatch(type, cur, body, { group: 'autoscaling', version: 'v1', kind: 'Scale' }) as KObject,
       );
       return sendJSON(res, 200, updated);
     }
     const gvk = { group: info.group, version: info.version, kind: info.kind };
+    let warnings: string[] = [];
     const out = await this.registry.update(
       info,
       r.namespace,
       r.name!,
       (cur) => {
         const rv = cur.metadata.resourceVersion;
-        const next = applyPatch(type, cur, body, gvk);
-        checkFields(info, { apiVersion: apiVersionOf(info), kind: info.kind }, next, q);
+        const next = applyPatch(type, cur, body, gvk) as KObject;
+        warnings = checkFields(info, { apiVersion: apiVersionOf(info), kind: info.kind }, next, q);
         if (!isObject(next.metadata)) next.metadata = {};
         // Only a resourceVersion the patch itself sets is a precondition.
         if (next.metadata.resourceVersion === rv) delete next.metadata.resourceVersion;
@@ -570,7 +583,7 @@ export class ApiHandler {
       },
       { ...ctx, subresource: (r.subresource ?? '') as Subresource },
     );
-    this.respondObject(req, res, info, out.obj, 200, undefined, q);
+    this.respondObject(req, res, info, out.obj, 200, undefined, q, warnings);
   }
 
   private async writeScale(info: ResourceInfo, r: RouteInfo, ctx: RequestContext, next: (cur: KObject) => KObject): Promise<KObject> {
@@ -631,9 +644,10 @@ export class ApiHandler {
     if (r.subresource) throw methodNotAllowed();
     const opts = await this.readDeleteOptions(req, q);
     const out = await this.registry.delete(info, r.namespace, r.name!, opts, ctx);
-    if (!out.gone || info.plural === 'pods') {
-      // Objects still present (finalizers, graceful deletion) are returned as they are now.
-      return this.respondObject(req, res, info, out.obj, out.gone ? 200 : 200, undefined, q);
+    if (!out.gone || deleteReturnsObject.includes(`${apiVersionOf(info)}/${info.plural}`)) {
+      // Objects still present (finalizers, graceful deletion) are returned as they are now;
+      // some resources answer every delete with the object, as upstream.
+      return this.respondObject(req, res, info, out.obj, out.gone ? 200 : 202, undefined, q);
     }
     const details: Status['details'] = { name: r.name, kind: info.plural, uid: out.obj.metadata.uid };
     if (info.group) details.group = info.group;
@@ -705,15 +719,19 @@ function parseDryRun(q: Query): boolean {
 
 /** fieldValidation: Strict refuses unknown fields, Warn (the default) reports them, Ignore drops the check. */
 function checkFields(info: ResourceInfo, want: { apiVersion: string; kind: string }, obj: KObject, q: Query): string[] {
-  const mode = q.get('fieldValidation') ?? 'Warn';
+  const mode = q.get('fieldValidation') || 'Warn';
   if (mode !== 'Strict' && mode !== 'Warn' && mode !== 'Ignore') {
     throw badRequest(`fieldValidation: Unsupported value: "${mode}": supported values: "Ignore", "Strict", "Warn"`);
   }
-  if (mode === 'Ignore') return [];
   const [g, v] = want.apiVersion.includes('/') ? want.apiVersion.split('/') : ['', want.apiVersion];
-  const unknown = unknownFields({ group: g, version: v, kind: want.kind }, obj);
+  const { unknown, typeErrors } = schemaCheck({ group: g, version: v, kind: want.kind }, obj);
+  if (typeErrors.length) {
+    // A value of the wrong type fails decoding whatever fieldValidation says, as upstream.
+    throw badRequest(`${want.kind} in version "${v}" cannot be handled as a ${want.kind}: ${typeErrors[0]}`);
+  }
   if (!unknown.length) return [];
   const msgs = unknown.map((f) => `unknown field "${f}"`);
+  if (mode === 'Ignore') return [];
   if (mode === 'Strict') {
     throw badRequest(`${want.kind} in version "${v}" cannot be handled as a ${want.kind}: strict decoding error: ${msgs.join(', ')}`);
   }

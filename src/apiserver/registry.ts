@@ -440,6 +440,8 @@ export class Registry {
       if (pinned !== undefined && pinned !== '' && pinned !== old.metadata.resourceVersion) {
         throw conflict(this.gr(info), name);
       }
+      // An unconditional update applies to the version just read.
+      if (isObject(draft.metadata)) draft.metadata.resourceVersion = old.metadata.resourceVersion;
       const next = this.prepareUpdate(info, strategy, sctx, draft, old, ctx.subresource ?? '');
       if (specOf(next) === specOf(old) && JSON.stringify(next.metadata) === JSON.stringify(old.metadata) && JSON.stringify(next.status) === JSON.stringify(old.status)) {
         // A no-op write keeps the resourceVersion, as upstream.

@@ -173,8 +173,7 @@ function h2Client(baseUrl: string, creds: Credentials, sessionCount: number): Cl
  * over failed requests would be meaningless.
  */
 export async function runConcurrent(
-  count: number,
-  concurrency: number,
+  { count, concurrency }: { count: number; concurrency: number },
   f: (i: number) => Promise<void>,
 ): Promise<{ seconds: number; latenciesMs: Float64Array }> {
   const latenciesMs = new Float64Array(count);

@@ -14,9 +14,14 @@
 // The apiserver and the bare server each run in their own process (node src/cli/main.ts
 // server; node bench/bare-server.ts); the client load runs here. Sizes are flags:
 //
-//   node bench/run.ts [--quick] [--protocols h1,h2] [--concurrency 32] [--creates 5000]
-//                     [--gets 10000] [--pods 5000] [--list-runs 20] [--watchers 100]
-//                     [--writes 500] [--rounds 2] [--cpu-prof] [--out bench/results]
+//   node bench/run.ts [--quick] [--protocols h1,h2] [--concurrency 32] [--creates 10000]
+//                     [--gets 20000] [--pods 5000] [--list-runs 20] [--watchers 100]
+//                     [--writes 500] [--write-interval-ms 5] [--rounds 3] [--cpu-prof]
+//                     [--out bench/results]
+//
+// Throughput figures are the best of --rounds (bare and apiserver alternate within a
+// round). A figure whose client process was near 100% CPU is marked client-bound: the
+// load generator, not the server, set that rate, so the server could do more.
 //
 // Writes <out>/<ISO time>.json and <out>/latest.json; prints a table.
 
@@ -61,14 +66,14 @@ const config = {
   quick,
   protocols: (flags.protocols ?? 'h1,h2').split(',').map((s) => s.trim()) as Protocol[],
   concurrency: num(flags.concurrency, 32, 32),
-  creates: num(flags.creates, 5000, 1000),
-  gets: num(flags.gets, 10_000, 2000),
+  creates: num(flags.creates, 10_000, 1000),
+  gets: num(flags.gets, 20_000, 2000),
   pods: num(flags.pods, 5000, 1000),
   listRuns: num(flags['list-runs'], 20, 5),
   watchers: num(flags.watchers, 100, 100),
   writes: num(flags.writes, 500, 100),
   writeIntervalMs: num(flags['write-interval-ms'], 5, 5),
-  rounds: num(flags.rounds, 2, 1),
+  rounds: num(flags.rounds, 3, 1),
   rawSqliteInserts: quick ? 2000 : 10_000,
   warmup: quick ? 200 : 500,
   cpuProfile: flags['cpu-prof'] ?? false,
@@ -140,10 +145,10 @@ interface Throughput {
   clientCpuPct: number;
 }
 
-async function measure(serverPid: number | undefined, count: number, f: (i: number) => Promise<void>): Promise<Throughput> {
+async function measure({ serverPid, count }: { serverPid: number | undefined; count: number }, f: (i: number) => Promise<void>): Promise<Throughput> {
   const cpu0 = processCpuMs(serverPid);
   const client0 = process.cpuUsage();
-  const { seconds, latenciesMs } = await runConcurrent(count, config.concurrency, f);
+  const { seconds, latenciesMs } = await runConcurrent({ count, concurrency: config.concurrency }, f);
   const cpu1 = processCpuMs(serverPid);
   const client = process.cpuUsage(client0);
   const out: Throughput = {
@@ -162,7 +167,12 @@ function round(x: number, digits = 0): number {
   return Math.round(x * m) / m;
 }
 
-function expectStatus(res: { status: number; body: string }, want: number[], what: string): void {
+function cpuRatio(bare: Throughput, api: Throughput): number | undefined {
+  if (!bare.serverCpuUsPerRequest || !api.serverCpuUsPerRequest) return undefined;
+  return round(bare.serverCpuUsPerRequest / api.serverCpuUsPerRequest, 3);
+}
+
+function expectStatus(res: { status: number; body: string }, { want, what }: { want: number[]; what: string }): void {
   if (!want.includes(res.status)) throw new Error(`${what}: HTTP ${res.status}: ${res.body.slice(0, 500)}`);
 }
 
@@ -170,6 +180,16 @@ function expectStatus(res: { status: number; body: string }, want: number[], wha
 function best(rounds: Throughput[]): Throughput & { rounds: number[] } {
   const top = rounds.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
   return { ...top, rounds: rounds.map((r) => r.requestsPerSecond) };
+}
+
+async function withTimeout<T>(p: Promise<T>, { ms, message }: { ms: number; message: () => string }): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message())), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function log(msg: string): void {
@@ -189,31 +209,31 @@ async function throughputPhase(opts: {
   const base = `/api/v1/namespaces/${NS_CONFIGMAPS}/configmaps`;
   // Warm both sides (JIT, connections, the cache's first objects) outside the timings.
   const warmNames: string[] = [];
-  await runConcurrent(config.warmup, config.concurrency, async (i) => {
+  await runConcurrent({ count: config.warmup, concurrency: config.concurrency }, async (i) => {
     const name = `warm-${protocol}-${i}`;
     warmNames.push(name);
-    expectStatus(await api.request('POST', base, { body: configMap(name) }), [201], 'warmup create');
-    expectStatus(await api.request('GET', `${base}/${name}`), [200], 'warmup get');
-    expectStatus(await bare.request('POST', base, { body: configMap(name) }), [201], 'warmup bare POST');
-    expectStatus(await bare.request('GET', `${base}/${name}`), [200], 'warmup bare GET');
+    expectStatus(await api.request('POST', base, { body: configMap(name) }), { want: [201], what: 'warmup create' });
+    expectStatus(await api.request('GET', `${base}/${name}`), { want: [200], what: 'warmup get' });
+    expectStatus(await bare.request('POST', base, { body: configMap(name) }), { want: [201], what: 'warmup bare POST' });
+    expectStatus(await bare.request('GET', `${base}/${name}`), { want: [200], what: 'warmup bare GET' });
   });
 
   const bareCreates: Throughput[] = [];
   const apiCreates: Throughput[] = [];
   const bareGets: Throughput[] = [];
   const apiGets: Throughput[] = [];
-  for (let round = 0; round < config.rounds; round++) {
-    const names = Array.from({ length: config.creates }, (_, i) => `cm-${protocol}-r${round}-${String(i).padStart(6, '0')}`);
-    log(`${protocol} round ${round + 1}/${config.rounds}: ${config.creates} POSTs to the bare server`);
-    bareCreates.push(await measure(opts.barePid, config.creates, async (i) => expectStatus(await bare.request('POST', base, { body: configMap(names[i]) }), [201], 'bare POST')));
-    log(`${protocol} round ${round + 1}/${config.rounds}: ${config.creates} ConfigMap creates`);
-    apiCreates.push(await measure(opts.apiPid, config.creates, async (i) => expectStatus(await api.request('POST', base, { body: configMap(names[i]) }), [201], 'create')));
+  for (let k = 0; k < config.rounds; k++) {
+    const names = Array.from({ length: config.creates }, (_, i) => `cm-${protocol}-r${k}-${String(i).padStart(6, '0')}`);
+    log(`${protocol} round ${k + 1}/${config.rounds}: ${config.creates} POSTs to the bare server`);
+    bareCreates.push(await measure({ serverPid: opts.barePid, count: config.creates }, async (i) => expectStatus(await bare.request('POST', base, { body: configMap(names[i]) }), { want: [201], what: 'bare POST' })));
+    log(`${protocol} round ${k + 1}/${config.rounds}: ${config.creates} ConfigMap creates`);
+    apiCreates.push(await measure({ serverPid: opts.apiPid, count: config.creates }, async (i) => expectStatus(await api.request('POST', base, { body: configMap(names[i]) }), { want: [201], what: 'create' })));
     // Gets spread over every object created in this round, in a scrambled order.
     const pick = (i: number) => names[(i * 7919) % names.length];
-    log(`${protocol} round ${round + 1}/${config.rounds}: ${config.gets} GETs to the bare server`);
-    bareGets.push(await measure(opts.barePid, config.gets, async (i) => expectStatus(await bare.request('GET', `${base}/${pick(i)}`), [200], 'bare GET')));
-    log(`${protocol} round ${round + 1}/${config.rounds}: ${config.gets} ConfigMap gets`);
-    apiGets.push(await measure(opts.apiPid, config.gets, async (i) => expectStatus(await api.request('GET', `${base}/${pick(i)}`), [200], 'get')));
+    log(`${protocol} round ${k + 1}/${config.rounds}: ${config.gets} GETs to the bare server`);
+    bareGets.push(await measure({ serverPid: opts.barePid, count: config.gets }, async (i) => expectStatus(await bare.request('GET', `${base}/${pick(i)}`), { want: [200], what: 'bare GET' })));
+    log(`${protocol} round ${k + 1}/${config.rounds}: ${config.gets} ConfigMap gets`);
+    apiGets.push(await measure({ serverPid: opts.apiPid, count: config.gets }, async (i) => expectStatus(await api.request('GET', `${base}/${pick(i)}`), { want: [200], what: 'get' })));
   }
   const bc = best(bareCreates);
   const ac = best(apiCreates);
@@ -228,13 +248,17 @@ async function throughputPhase(opts: {
     apiGets: ag,
     getsRatio: round(ag.requestsPerSecond / bg.requestsPerSecond, 3),
     getsRatioPerRound: apiGets.map((a, i) => round(a.requestsPerSecond / bareGets[i].requestsPerSecond, 3)),
+    // Server CPU per request, bare over apiserver: the rate ratio the apiserver would reach
+    // if CPU alone limited both, free of the client's and the neighbours' noise.
+    createsCpuRatio: cpuRatio(bc, ac),
+    getsCpuRatio: cpuRatio(bg, ag),
   };
 }
 
 async function listPhase(api: Client, apiPid: number | undefined) {
   const base = `/api/v1/namespaces/${NS_PODS}/pods`;
   log(`creating ${config.pods} Pods in namespace ${NS_PODS}`);
-  const creates = await measure(apiPid, config.pods, async (i) => expectStatus(await api.request('POST', base, { body: benchPod(i) }), [201], 'pod create'));
+  const creates = await measure({ serverPid: apiPid, count: config.pods }, async (i) => expectStatus(await api.request('POST', base, { body: benchPod(i) }), { want: [201], what: 'pod create' }));
 
   const time = async (path: string, headers?: Record<string, string>) => {
     const ms: number[] = [];
@@ -246,7 +270,7 @@ async function listPhase(api: Client, apiPid: number | undefined) {
       const t = performance.now();
       const res = await api.request('GET', path, { headers, discardBody: i > 0 });
       ms.push(performance.now() - t);
-      expectStatus(res, [200], `GET ${path}`);
+      expectStatus(res, { want: [200], what: `GET ${path}` });
       bytes = res.bytes;
       if (i === 0) {
         const body = JSON.parse(res.body) as { items?: unknown[]; rows?: unknown[] };
@@ -274,7 +298,7 @@ async function listPhase(api: Client, apiPid: number | undefined) {
 async function watchPhase(api: Client, watchClient: Client) {
   const base = `/api/v1/namespaces/${NS_WATCH}/configmaps`;
   const list = await api.request('GET', base);
-  expectStatus(list, [200], 'list before watch');
+  expectStatus(list, { want: [200], what: 'list before watch' });
   const listRV = (JSON.parse(list.body) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
 
   interface Pending {
@@ -283,10 +307,15 @@ async function watchPhase(api: Client, watchClient: Client) {
     remaining: number;
     first: number;
     last: number;
+    /** Arrival times of deliveries that came before the create's response. */
+    beforeResponse: number[];
+    /** False for the sentinel that proves every watch is open. */
+    measured: boolean;
     done: () => void;
   }
   const pending = new Map<string, Pending>();
   const fromStart: number[] = [];
+  // Delivery time minus the create's 2xx arrival: negative when the event beat the response.
   const fromResponse: number[] = [];
   const firstWatcher: number[] = [];
   const lastWatcher: number[] = [];
@@ -309,11 +338,14 @@ async function watchPhase(api: Client, watchClient: Client) {
           unexpected++;
           continue;
         }
-        const ms = now - p.start;
-        fromStart.push(ms);
-        if (p.first === 0) p.first = ms;
-        p.last = ms;
-        if (p.responded) fromResponse.push(now - p.responded);
+        if (p.measured) {
+          const ms = now - p.start;
+          fromStart.push(ms);
+          if (p.first === 0) p.first = ms;
+          p.last = ms;
+          if (p.responded) fromResponse.push(now - p.responded);
+          else p.beforeResponse.push(now);
+        }
         if (--p.remaining === 0) p.done();
       }
     };
@@ -323,11 +355,23 @@ async function watchPhase(api: Client, watchClient: Client) {
   const streams: StreamHandle[] = [];
   const watchPath = `${base}?watch=true&resourceVersion=${listRV}`;
   for (let i = 0; i < config.watchers; i++) streams.push(watchClient.stream(watchPath, watcher()));
+  // A watch is only known to be registered once it has delivered something (over HTTP/1.1
+  // the response headers may wait for the first event), so one sentinel create must reach
+  // every stream before the measured writes begin.
+  const sentinel: Pending = { start: 0, responded: 0, remaining: config.watchers, first: 0, last: 0, beforeResponse: [], measured: false, done: () => {} };
+  const allOpen = new Promise<void>((resolve) => (sentinel.done = resolve));
+  pending.set('bw-ready', sentinel);
+  expectStatus(await api.request('POST', base, { body: configMap('bw-ready') }), { want: [201], what: 'watch sentinel create' });
+  await withTimeout(allOpen, {
+    ms: 30_000,
+    message: () => `watch: only ${config.watchers - sentinel.remaining} of ${config.watchers} watches saw the sentinel create`,
+  });
   const statuses = await Promise.all(streams.map((s) => s.ready));
   for (const s of statuses) if (s !== 200) throw new Error(`watch: HTTP ${s}`);
+  pending.delete('bw-ready');
 
-  // Deliveries that arrived before the create's response have no "from response" figure;
-  // they are counted, so the reader knows how often the event beats the response.
+  // Deliveries that arrived before the create's response are counted, so the reader knows
+  // how often the event beats the response.
   let beforeResponse = 0;
   let missed = 0;
   const writeMs: number[] = [];
@@ -335,16 +379,17 @@ async function watchPhase(api: Client, watchClient: Client) {
   for (let k = 0; k < config.writes; k++) {
     const name = `bw-${String(k).padStart(6, '0')}`;
     const started = performance.now();
-    const p: Pending = { start: started, responded: 0, remaining: config.watchers, first: 0, last: 0, done: () => {} };
+    const p: Pending = { start: started, responded: 0, remaining: config.watchers, first: 0, last: 0, beforeResponse: [], measured: true, done: () => {} };
     const delivered = new Promise<void>((resolve) => (p.done = resolve));
     pending.set(name, p);
     const res = await api.request('POST', base, { body: configMap(name) });
     p.responded = performance.now();
     writeMs.push(p.responded - started);
-    beforeResponse += config.watchers - p.remaining;
-    expectStatus(res, [201], 'watch-phase create');
-    const timeout = sleep(5000).then(() => 'timeout' as const);
-    if ((await Promise.race([delivered.then(() => 'ok' as const), timeout])) === 'timeout') missed += p.remaining;
+    beforeResponse += p.beforeResponse.length;
+    for (const t of p.beforeResponse) fromResponse.push(t - p.responded);
+    expectStatus(res, { want: [201], what: 'watch-phase create' });
+    // A delivery that has not come in 5 s counts as missed; the run goes on.
+    await withTimeout(delivered, { ms: 5000, message: () => 'missed' }).catch(() => (missed += p.remaining));
     firstWatcher.push(p.first);
     lastWatcher.push(p.last);
     pending.delete(name);
@@ -362,7 +407,7 @@ async function watchPhase(api: Client, watchClient: Client) {
     deliveredBeforeResponse: beforeResponse,
     /** The primary figure: create request start to a watcher reading the event. */
     fromRequestStart: pct(fromStart),
-    /** From the create's 2xx response reaching the client (deliveries after it only). */
+    /** Delivery minus the create's 2xx reaching the client; negative: the event came first. */
     fromResponse: pct(fromResponse),
     /** Per write: the first and the last of the watchers to see it (fan-out spread). */
     firstWatcherFromRequestStart: pct(firstWatcher),
@@ -409,11 +454,11 @@ try {
   const api = apiFor.get(primary)!;
   for (const ns of [NS_CONFIGMAPS, NS_PODS, NS_WATCH]) {
     const res = await api.request('POST', '/api/v1/namespaces', { body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }) });
-    expectStatus(res, [201, 409], `create namespace ${ns}`);
+    expectStatus(res, { want: [201, 409], what: `create namespace ${ns}` });
   }
   // The bare server answers with a real create response, so both sides send the same bytes.
   const sample = await api.request('POST', `/api/v1/namespaces/${NS_CONFIGMAPS}/configmaps`, { body: configMap('sample') });
-  expectStatus(sample, [201], 'sample create');
+  expectStatus(sample, { want: [201], what: 'sample create' });
 
   log('starting the bare baseline server (node bench/bare-server.ts)');
   const bare = await startChild([join(REPO, 'bench', 'bare-server.ts'), '--pki', join(dataDir, 'pki')], {
@@ -492,9 +537,11 @@ function formatTable(r: {
   list: Awaited<ReturnType<typeof listPhase>>;
   watch: Awaited<ReturnType<typeof watchPhase>>;
 }): string {
-  const rows: string[][] = [['figure', 'value', 'baseline (same run)', 'ratio', 'aim']];
+  const rows: string[][] = [['figure', 'value', 'baseline (same run)', 'ratio (by CPU/req)', 'aim']];
+  const ratioCell = (rate: number, cpu: number | undefined) => `${(rate * 100).toFixed(0)}%` + (cpu !== undefined ? ` (${(cpu * 100).toFixed(0)}%)` : '');
   const n = (x: number) => x.toLocaleString('en-US');
-  const cpu = (t: Throughput) => (t.serverCpuUsPerRequest !== undefined ? `, ${t.serverCpuUsPerRequest} us CPU/req` : '');
+  const cpu = (t: Throughput) =>
+    (t.serverCpuUsPerRequest !== undefined ? `, ${t.serverCpuUsPerRequest} us CPU/req` : '') + (t.clientCpuPct >= 90 ? ', client-bound' : '');
   rows.push(['raw node:sqlite inserts/s', n(r.baselines.rawSqliteInsertsPerSecond), '', '', '']);
   for (const [p, t] of Object.entries(r.throughput)) {
     const tag = p === 'h1' ? 'HTTP/1.1' : 'HTTP/2';
@@ -503,7 +550,7 @@ function formatTable(r: {
       `API creates/s, ConfigMap (${tag})`,
       n(t.apiCreates.requestsPerSecond),
       `${n(t.bareServerPost.requestsPerSecond)} bare POST/s; p99 ${t.apiCreates.p99Ms} ms${cpu(t.apiCreates)}`,
-      `${(t.createsRatio * 100).toFixed(0)}%`,
+      ratioCell(t.createsRatio, t.createsCpuRatio),
       '>= 40%',
     ]);
     rows.push([
@@ -518,7 +565,7 @@ function formatTable(r: {
       `API gets/s, ConfigMap (${tag})`,
       n(t.apiGets.requestsPerSecond),
       `${n(t.bareServerGet.requestsPerSecond)} bare GET/s; p99 ${t.apiGets.p99Ms} ms${cpu(t.apiGets)}`,
-      `${(t.getsRatio * 100).toFixed(0)}%`,
+      ratioCell(t.getsRatio, t.getsCpuRatio),
       '',
     ]);
   }
@@ -546,7 +593,7 @@ function formatTable(r: {
     '',
     'p99 < 10 ms',
   ]);
-  rows.push([`  from the create's 2xx, p50 / p99`, `${w.fromResponse.p50Ms} / ${w.fromResponse.p99Ms} ms`, `${n(w.deliveredBeforeResponse)} deliveries beat the 2xx`, '', '']);
+  rows.push([`  relative to the create's 2xx, p50 / p99`, `${w.fromResponse.p50Ms} / ${w.fromResponse.p99Ms} ms`, `negative: before the 2xx (${n(w.deliveredBeforeResponse)} deliveries were)`, '', '']);
   rows.push([`  first / last watcher per write, p99`, `${w.firstWatcherFromRequestStart.p99Ms} / ${w.lastWatcherFromRequestStart.p99Ms} ms`, `create round trip p50 ${w.createRoundTrip.p50Ms} ms`, '', '']);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   const fmt = (row: string[]) => row.map((cell, c) => (c === 1 || c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();

@@ -50,6 +50,8 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   writeHead(code: number, headers: Record<string, string>): void;
+  /** Sends the headers now (streams: a watch must answer before its first event). */
+  flushHeaders?(): void;
   write(chunk: string): boolean;
   end(chunk?: string): void;
 }
@@ -410,6 +412,7 @@ export class ApiHandler {
     }
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     res.writeHead(200, headers);
+    res.flushHeaders?.();
     const buffered = pending;
     pending = undefined;
     for (const o of w.initial) res.write(line('ADDED', o));

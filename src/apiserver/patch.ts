@@ -12,7 +12,7 @@
 //   strategic patch format errors           400; lists of lists 422; other strategic failures
 //                                           500 with the raw text (upstream does not wrap them)
 
-import { badRequest, isStatusError } from '../api/errors.ts';
+import { badRequest } from '../api/errors.ts';
 import { definitionNameFor } from '../api/generated/kinds.ts';
 import { definitions } from '../api/schema.ts';
 import { CUSTOM_RESOURCE_PATCH_TYPES, patchResultNotObject, unprocessablePatch, unsupportedPatchType } from './patch/errors.ts';
@@ -71,11 +71,14 @@ function patched(type: PatchType, original: JSONObject, patchBody: string, opts:
         if (!schema) throw unsupportedPatchType(CUSTOM_RESOURCE_PATCH_TYPES);
         return strategicMergePatch(original, decodeStrategicPatch(patchBody), schema);
       }
+      default:
+        throw new Error(`unknown patch type ${String(type)}`);
     }
   } catch (e) {
-    // Nesting deep enough to exhaust the stack: Go's decoder refuses it (max depth 10000).
-    if (e instanceof RangeError && !isStatusError(e)) {
-      throw badRequest(goSyntaxError(patchBody) ?? 'invalid character exceeded max depth');
+    // Nesting deep enough to exhaust the stack. Go's decoder refuses more than 10000 levels
+    // with the scanner's text; shallower bodies that still overflow get a plain 400.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw badRequest(goSyntaxError(patchBody) ?? 'the patch is nested too deeply to be applied');
     }
     throw e;
   }

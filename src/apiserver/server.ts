@@ -195,6 +195,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         code = c;
         res.writeHead(c, h);
       },
+      flushHeaders: () => res.flushHeaders?.(),
       write: (c) => res.write(c),
       end: (c) => res.end(c),
     };
@@ -228,21 +229,35 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
   }
 
+  // A connection's client certificate cannot change, so its identity is worked out once
+  // per TLS socket (parsing the certificate costs more than serving a GET).
+  const certUsers = new WeakMap<TLSSocket, ReturnType<Authenticator> | null>();
+  const authenticateRequest = (req: IncomingMessage | http2.Http2ServerRequest) => {
+    const headers = req.headers as Record<string, string | string[] | undefined>;
+    const socket = ((req as http2.Http2ServerRequest).stream?.session?.socket ?? req.socket) as TLSSocket;
+    try {
+      // As upstream's union authenticator: the client certificate first, then a bearer token.
+      return certUser(socket) ?? (headers.authorization ? authenticate({ headers, peerCertificate: null, authorized: false }) : undefined);
+    } catch {
+      return undefined;
+    }
+  };
+  const certUser = (socket: TLSSocket) => {
+    let u = certUsers.get(socket);
+    if (u === undefined) {
+      u = authenticate({ headers: {}, peerCertificate: socket.getPeerCertificate?.() ?? null, authorized: socket.authorized }) ?? null;
+      certUsers.set(socket, u);
+    }
+    return u ?? undefined;
+  };
+
   server.on('request', (req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse) => {
     const abort = new AbortController();
-    const onClose = () => abort.abort();
-    res.on('close', onClose);
-    const socket = req.socket as TLSSocket;
-    let user;
-    try {
-      user = authenticate({
-        headers: req.headers as Record<string, string | string[] | undefined>,
-        peerCertificate: socket.getPeerCertificate?.() ?? null,
-        authorized: socket.authorized,
-      });
-    } catch {
-      user = undefined;
-    }
+    // Only a response closed before it finished is an abort (a client gone mid-watch).
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const user = authenticateRequest(req);
     const apiReq: ApiRequest = {
       method: req.method ?? 'GET',
       url: req.url ?? '/',
@@ -255,6 +270,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       writeHead: (code, headers) => {
         (res as ServerResponse).writeHead(code, headers);
       },
+      flushHeaders: () => (res as ServerResponse).flushHeaders?.(),
       write: (chunk) => (res as ServerResponse).write(chunk),
       end: (chunk) => {
         if (chunk === undefined) (res as ServerResponse).end();

@@ -191,34 +191,24 @@ function mergeSliceHandler(original: JSONValue[], patch: JSONValue[], f: PatchFi
 function mergeSlice(original: JSONValue[], patch: JSONValue[], node: PatchNode, mergeKey: string, isDeleteList: boolean): JSONValue[] {
   if (original.length === 0 && patch.length === 0) return original;
   const kind = sliceElementType([original, patch]);
-  let merged: JSONValue[];
   if (kind !== MAP) {
     if (isDeleteList) return deleteFromSlice(original, patch);
-    merged = deduplicateScalars([...original, ...patch]);
-  } else {
-    if (!mergeKey) throw unwrappedError(`cannot merge lists without merge key for ${node.kind === 'map' ? 'map' : 'struct'}`);
-    [original, patch] = mergeSliceWithSpecialElements(original, patch as JSONObject[], mergeKey, node);
-    merged = mergeSliceWithoutSpecialElements(original, patch as JSONObject[], mergeKey, node);
+    const merged = deduplicateScalars([...original, ...patch]);
+    const [patchItems, serverOnly] = mergeKey
+      ? partitionMapsByPresentInList(merged, patch, mergeKey)
+      : partitionPrimitivesByPresentInList(merged, patch);
+    return normalizeElementOrder(patchItems, serverOnly, patch, original, mergeKey, kind);
   }
-  const [patchItems, serverOnly] = mergeKey
-    ? partitionMapsByPresentInList(merged, patch, mergeKey)
-    : partitionPrimitivesByPresentInList(merged, patch);
-  return normalizeElementOrder(patchItems, serverOnly, patch, original, mergeKey, kind);
-}
+  if (!mergeKey) throw unwrappedError(`cannot merge lists without merge key for ${node.kind === 'map' ? 'map' : 'struct'}`);
 
-/**
- * Applies `$patch: delete` items to the original and notes `$patch: replace`, which makes the
- * patch's other items the whole list. Returns the original to merge into and the plain items.
- */
-function mergeSliceWithSpecialElements(
-  original: JSONValue[],
-  patch: JSONObject[],
-  mergeKey: string,
-  node: PatchNode,
-): [JSONValue[], JSONValue[]] {
+  // Upstream works on Go slices sharing the live list's backing array: `$patch: delete`
+  // shifts the remaining items left in it, and items appended afterwards land in the freed
+  // slots. The `$setElementOrder` step orders by that array afterwards, so `original` is
+  // updated here the same way (its length stays; only its contents change).
+  let n = original.length;
   const plain: JSONObject[] = [];
   let replace = false;
-  for (const item of patch) {
+  for (const item of patch as JSONObject[]) {
     if (!hasOwn(item, DIRECTIVE)) {
       plain.push(item);
       continue;
@@ -226,37 +216,42 @@ function mergeSliceWithSpecialElements(
     const directive = item[DIRECTIVE];
     if (directive === 'delete') {
       if (!hasOwn(item, mergeKey)) throw noMergeKey(item, mergeKey);
-      const v = item[mergeKey];
-      original = original.filter((o, i) => {
-        if (!isObject(o)) throw unwrappedError(`value for key ${i} is not a map`);
-        return !(hasOwn(o, mergeKey) && o[mergeKey] === v);
-      });
+      for (;;) {
+        const i = findMapInSlice(original, n, mergeKey, item[mergeKey]);
+        if (i < 0) break;
+        original.copyWithin(i, i + 1, n);
+        n--;
+      }
     } else if (directive === 'replace') {
-      replace = true;
+      replace = true; // the other items become the list; later deletions still apply
     } else if (directive === 'merge') {
       throw unwrappedError('merging lists cannot yet be specified in the patch');
     } else {
       throw badPatchType(directive, item);
     }
   }
-  if (replace) return [plain.map((p) => clean(p, node)), []];
-  return [original, plain];
-}
 
-function mergeSliceWithoutSpecialElements(original: JSONValue[], patch: JSONObject[], mergeKey: string, node: PatchNode): JSONValue[] {
-  const out = original.slice();
-  for (const item of patch) {
+  const base = replace ? plain.map((p) => clean(p, node)) : original.slice(0, n);
+  const items = replace ? [] : plain;
+  const merged = base.slice();
+  for (const item of items) {
     if (!hasOwn(item, mergeKey)) throw noMergeKey(item, mergeKey);
-    const i = findMapInSlice(out, mergeKey, item[mergeKey]);
-    if (i >= 0) out[i] = mergeMap(out[i] as JSONObject, item, node);
-    else out.push(clean(item, node));
+    const i = findMapInSlice(merged, merged.length, mergeKey, item[mergeKey]);
+    if (i >= 0) {
+      merged[i] = mergeMap(merged[i] as JSONObject, item, node);
+    } else {
+      const added = clean(item, node);
+      if (merged.length < original.length) original[merged.length] = added;
+      merged.push(added);
+    }
   }
-  return out;
+  const [patchItems, serverOnly] = partitionMapsByPresentInList(merged, items, mergeKey);
+  return normalizeElementOrder(patchItems, serverOnly, items, base, mergeKey, kind);
 }
 
-/** The index of the first map whose `key` equals `value`; every element must be a map. */
-function findMapInSlice(list: JSONValue[], key: string, value: JSONValue): number {
-  for (let i = 0; i < list.length; i++) {
+/** The index of the first of `list[0:n]` whose `key` equals `value`; every element must be a map. */
+function findMapInSlice(list: JSONValue[], n: number, key: string, value: JSONValue): number {
+  for (let i = 0; i < n; i++) {
     const m = list[i];
     if (!isObject(m)) throw unwrappedError(`value for key ${i} is not a map`);
     if (hasOwn(m, key) && m[key] === value) return i;
@@ -319,7 +314,7 @@ function partitionMapsByPresentInList(list: JSONValue[], by: JSONValue[], mergeK
   for (const v of list) {
     if (!isObject(v)) throw badArgType('map[string]interface {}', v);
     if (!hasOwn(v, mergeKey)) throw noMergeKey(v, mergeKey);
-    (findMapInSlice(by, mergeKey, v[mergeKey]) >= 0 ? patch : serverOnly).push(v);
+    (findMapInSlice(by, by.length, mergeKey, v[mergeKey]) >= 0 ? patch : serverOnly).push(v);
   }
   return [patch, serverOnly];
 }
@@ -407,7 +402,11 @@ function structField(node: PatchNode, key: string): PatchField {
 
 function sliceField(node: PatchNode, key: string): PatchField {
   const f = node.field(key);
-  return f && f.list ? f : FREE_LIST;
+  if (f?.list) return f;
+  // A field typed as one struct is taken as a list of it, as upstream's lookup does for
+  // pointer fields (and its OpenAPI lookup for every $ref).
+  if (f?.node.kind === 'struct') return { ...f, list: true };
+  return FREE_LIST;
 }
 
 /** LookupPatchMetadataForSlice for `$setElementOrder/<key>`, which upstream always resolves. */
@@ -415,8 +414,8 @@ function sliceFieldForOrder(node: PatchNode, key: string): PatchField {
   if (node.kind !== 'struct') return sliceField(node, key);
   const f = node.field(key);
   if (!f) throw unwrappedError(`unable to find api field in struct ${node.name} for the json field ${goQuote(key)}`);
-  if (!f.list) throw unwrappedError('expected slice or array type, but got: struct');
-  return f;
+  if (!f.list && f.node.kind !== 'struct') throw unwrappedError('expected slice or array type, but got: struct');
+  return sliceField(node, key);
 }
 
 /** The strategy other than retainKeys (`merge`, `replace` or ''). */

@@ -446,9 +446,10 @@ export class ApiHandler {
         }
         resolve();
       };
-      if (timeoutSeconds !== undefined && timeoutSeconds > 0) timers.push(setTimeout(finish, timeoutSeconds * 1000));
-      else timers.push(setTimeout(finish, (1800 + Math.random() * 1800) * 1000));
-      if (bookmarks) bookmarkTimer = setInterval(() => open && bookmark(false), 60_000);
+      // Upstream closes watches without a timeout after a random 30-60 minutes.
+      const seconds = timeoutSeconds !== undefined && timeoutSeconds > 0 ? timeoutSeconds : 1800 + Math.random() * 1800;
+      timers.push(setTimeout(finish, seconds * 1000).unref());
+      if (bookmarks) bookmarkTimer = setInterval(() => open && bookmark(false), 60_000).unref();
       req.signal.addEventListener('abort', finish);
       if (req.signal.aborted) finish();
     });

@@ -255,7 +255,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const abort = new AbortController();
     // Only a response closed before it finished is an abort (a client gone mid-watch).
     res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableEnded) abort.abort();
     });
     const user = authenticateRequest(req);
     const apiReq: ApiRequest = {

@@ -34,7 +34,13 @@ export class TestApiClient {
         {
           method,
           agent: this.agent,
-          headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+          // Node sends DELETE bodies without framing unless the length is given.
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            ...(payload === undefined ? {} : { 'content-length': String(Buffer.byteLength(payload)) }),
+            ...headers,
+          },
         },
         (res) => {
           let data = '';

@@ -76,6 +76,9 @@ export function defaultAdvertiseAddress(): string {
   return '127.0.0.1';
 }
 
+/** Upstream's metric verbs: HTTP methods, with LIST and WATCH told apart from GET. */
+const METRIC_VERBS: Record<string, string> = { create: 'POST', update: 'PUT', deletecollection: 'DELETECOLLECTION' };
+
 const ALWAYS_ALLOWED = new Set(['/healthz', '/livez', '/readyz', '/version']);
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -216,7 +219,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       const r = route.resource!;
       metrics.observe(
         {
-          verb: route.verb === 'watch' ? 'WATCH' : route.verb.toUpperCase(),
+          verb: METRIC_VERBS[route.verb] ?? route.verb.toUpperCase(),
           group: r.group,
           version: r.version,
           resource: r.plural,

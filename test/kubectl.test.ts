@@ -212,6 +212,62 @@ spec:
   });
 });
 
+describe('pods, events and explain', () => {
+  it('get pods -o wide prints upstream columns; describe pod shows its events', async () => {
+    const f = await c.file('pod.yaml', `apiVersion: v1
+kind: Pod
+metadata:
+  name: web-0
+  labels: {app: web}
+spec:
+  containers:
+  - name: nginx
+    image: nginx:1.27
+`);
+    let r = await c.kubectl(['apply', '-f', f]);
+    assert.equal(r.stdout, 'pod/web-0 created\n', r.stderr);
+    r = await c.kubectl(['get', 'pods', '-o', 'wide']);
+    const rows = table(r.stdout);
+    assert.deepEqual(rows[0], ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NOMINATED NODE', 'READINESS GATES']);
+    assert.deepEqual([...rows[1].slice(0, 4), ...rows[1].slice(5)], ['web-0', '0/1', 'Pending', '0', '<none>', '<none>', '<none>', '<none>']);
+    const uid = (await c.kubectl(['get', 'pod', 'web-0', '-o', 'jsonpath={.metadata.uid}'])).stdout;
+    const ev = await c.file('event.yaml', `apiVersion: v1
+kind: Event
+metadata:
+  name: web-0.1
+involvedObject:
+  kind: Pod
+  name: web-0
+  namespace: default
+  uid: ${uid}
+reason: FailedScheduling
+message: '0/1 nodes are available: 1 node(s) were unschedulable.'
+type: Warning
+source:
+  component: default-scheduler
+count: 1
+`);
+    r = await c.kubectl(['create', '-f', ev]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await c.kubectl(['describe', 'pod', 'web-0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Name:\s+web-0\nNamespace:\s+default\n/);
+    assert.match(r.stdout, /Status:\s+Pending\n/);
+    assert.match(r.stdout, /QoS Class:\s+BestEffort\n/);
+    assert.match(r.stdout, /Warning\s+FailedScheduling\s+\S+\s+default-scheduler\s+0\/1 nodes are available: 1 node\(s\) were unschedulable\./);
+    r = await c.kubectl(['get', 'events', '--field-selector', 'involvedObject.name=web-0']);
+    assert.deepEqual(table(r.stdout)[0], ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
+    assert.deepEqual(table(r.stdout)[1].slice(1), ['Warning', 'FailedScheduling', 'pod/web-0', '0/1 nodes are available: 1 node(s) were unschedulable.']);
+  });
+
+  it('explain reads the served OpenAPI', async () => {
+    const r = await c.kubectl(['explain', 'deployment.spec.replicas']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^GROUP:\s+apps\nKIND:\s+Deployment\nVERSION:\s+v1\n\nFIELD: replicas <integer>\n/);
+    assert.match(r.stdout, /Number of desired pods/);
+  });
+});
+
 describe('errors as upstream prints them', () => {
   it('NotFound', async () => {
     let r = await c.kubectl(['get', 'pod', 'nope']);

@@ -16,20 +16,20 @@ function labelText(labels: Record<string, string>): string {
 }
 
 export class ApiMetrics {
+  // Keyed by the raw label values joined with \0; labels are escaped only when rendered.
   private readonly requests = new Map<string, number>();
   private readonly durations = new Map<string, Histogram>();
   private readonly started = Date.now();
   inflight = 0;
 
   observe(l: { verb: string; group: string; version: string; resource: string; subresource: string; scope: string; code: number }, seconds: number): void {
-    const base = { verb: l.verb, group: l.group, version: l.version, resource: l.resource, subresource: l.subresource, scope: l.scope };
-    const reqKey = labelText({ ...base, component: 'apiserver', code: String(l.code) });
+    const base = `${l.verb}\0${l.group}\0${l.version}\0${l.resource}\0${l.subresource}\0${l.scope}`;
+    const reqKey = `${base}\0${l.code}`;
     this.requests.set(reqKey, (this.requests.get(reqKey) ?? 0) + 1);
     // Watches are long-lived: upstream excludes them from the latency histogram.
     if (l.verb === 'WATCH') return;
-    const hKey = labelText({ ...base, component: 'apiserver' });
-    let h = this.durations.get(hKey);
-    if (!h) this.durations.set(hKey, (h = { counts: new Array(BUCKETS.length).fill(0), sum: 0, count: 0 }));
+    let h = this.durations.get(base);
+    if (!h) this.durations.set(base, (h = { counts: new Array(BUCKETS.length).fill(0), sum: 0, count: 0 }));
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) h.counts[i]++;
     h.sum += seconds;
     h.count++;
@@ -39,10 +39,15 @@ export class ApiMetrics {
     const out: string[] = [];
     out.push('# HELP apiserver_request_total Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.');
     out.push('# TYPE apiserver_request_total counter');
-    for (const [k, v] of this.requests) out.push(`apiserver_request_total{${k}} ${v}`);
+    for (const [k, v] of this.requests) {
+      const [verb, group, version, resource, subresource, scope, code] = k.split('\0');
+      out.push(`apiserver_request_total{${labelText({ verb, group, version, resource, subresource, scope, component: 'apiserver', code })}} ${v}`);
+    }
     out.push('# HELP apiserver_request_duration_seconds Response latency distribution in seconds for each verb, dry run value, group, version, resource, subresource, scope and component.');
     out.push('# TYPE apiserver_request_duration_seconds histogram');
-    for (const [k, h] of this.durations) {
+    for (const [raw, h] of this.durations) {
+      const [verb, group, version, resource, subresource, scope] = raw.split('\0');
+      const k = labelText({ verb, group, version, resource, subresource, scope, component: 'apiserver' });
       for (let i = 0; i < BUCKETS.length; i++) out.push(`apiserver_request_duration_seconds_bucket{${k},le="${BUCKETS[i]}"} ${h.counts[i]}`);
       out.push(`apiserver_request_duration_seconds_bucket{${k},le="+Inf"} ${h.count}`);
       out.push(`apiserver_request_duration_seconds_sum{${k}} ${h.sum}`);

@@ -422,3 +422,37 @@ describe('discovery, OpenAPI and metrics', () => {
     assert.match(r.body, /apiserver_request_duration_seconds_bucket\{verb="POST",.*le="\+Inf"\} \d+/);
   });
 });
+
+describe('events in two API shapes', () => {
+  it('an events.k8s.io/v1 Event is a core/v1 Event and back', async () => {
+    const created = await api.json('POST', '/apis/events.k8s.io/v1/namespaces/t/events', {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: 'sched.1' },
+      eventTime: '2026-11-21T10:00:00.000000Z',
+      reportingController: 'default-scheduler',
+      reportingInstance: 'default-scheduler-node-1',
+      action: 'Scheduling',
+      reason: 'FailedScheduling',
+      regarding: { kind: 'Pod', namespace: 't', name: 'p' },
+      note: '0/3 nodes are available',
+      type: 'Warning',
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.apiVersion, 'events.k8s.io/v1');
+    assert.equal(created.body.note, '0/3 nodes are available');
+    const core = await api.json('GET', '/api/v1/namespaces/t/events/sched.1');
+    assert.equal(core.body.apiVersion, 'v1');
+    assert.equal(core.body.message, '0/3 nodes are available');
+    assert.deepEqual(core.body.involvedObject, { kind: 'Pod', namespace: 't', name: 'p' });
+    assert.equal(core.body.reportingComponent, 'default-scheduler');
+    const list = await api.json('GET', '/apis/events.k8s.io/v1/namespaces/t/events?fieldSelector=regarding.name%3Dp');
+    assert.deepEqual(list.body.items.map((e: any) => [e.kind, e.apiVersion, e.metadata.name, e.regarding.name]), [['Event', 'events.k8s.io/v1', 'sched.1', 'p']]);
+    const coreList = await api.json('GET', '/api/v1/namespaces/t/events?fieldSelector=involvedObject.name%3Dp');
+    assert.deepEqual(coreList.body.items.map((e: any) => e.metadata.name), ['sched.1']);
+    const patched = await api.json('PATCH', '/apis/events.k8s.io/v1/namespaces/t/events/sched.1', { series: { count: 2, lastObservedTime: '2026-11-21T10:01:00.000000Z' } }, { 'content-type': 'application/merge-patch+json' });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal(patched.body.series.count, 2);
+    assert.equal((await api.json('GET', '/api/v1/namespaces/t/events/sched.1')).body.series.count, 2);
+  });
+});

@@ -30,6 +30,7 @@ import { checkFields as schemaCheck } from '../api/schema.ts';
 import { deleteReturnsObject } from '../api/generated/openapi-operations.ts';
 import { applyPatch, patchTypeFromContentType } from './patch.ts';
 import type { CachedObject } from './cache.ts';
+import type { View } from './views.ts';
 import type { DeleteOptions, Registry, RequestContext, Subresource } from './registry.ts';
 import { nowTimestamp } from './registry.ts';
 import { includeObjectPolicy, negotiate, partialMetadata, TableBuilder } from './tables.ts';
@@ -139,17 +140,44 @@ export interface HandlerOptions {
   registry: Registry;
   /** Answers for componentstatuses (read-only, computed). */
   componentStatuses: () => Promise<KObject[]>;
+  /** Resources served as another shape of a stored resource (events.k8s.io Events). */
+  views?: Map<ResourceInfo, View>;
 }
 
 export class ApiHandler {
   private readonly table: ResourceTable;
   private readonly registry: Registry;
   private readonly componentStatuses: () => Promise<KObject[]>;
+  private readonly views: Map<ResourceInfo, View>;
 
   constructor(opts: HandlerOptions) {
     this.table = opts.table;
     this.registry = opts.registry;
     this.componentStatuses = opts.componentStatuses;
+    this.views = opts.views ?? new Map();
+  }
+
+  /** The resource whose storage serves `info` (itself, unless it is a view). */
+  private storageOf(info: ResourceInfo): ResourceInfo {
+    return this.views.get(info)?.storage ?? info;
+  }
+
+  /** A stored object in the shape `info` serves. */
+  private present(info: ResourceInfo, obj: KObject): KObject {
+    const v = this.views.get(info);
+    return v ? v.fromStorage(obj) : obj;
+  }
+
+  private presentCached(info: ResourceInfo, c: CachedObject): CachedObject {
+    const v = this.views.get(info);
+    if (!v) return c;
+    const obj = v.fromStorage(c.obj);
+    return { ...c, obj, json: JSON.stringify(obj) };
+  }
+
+  private toStorage(info: ResourceInfo, obj: KObject): KObject {
+    const v = this.views.get(info);
+    return v ? v.toStorage(obj) : obj;
   }
 
   /**
@@ -273,6 +301,10 @@ export class ApiHandler {
     warnings: string[] = [],
   ): void {
     const form = negotiate(header(req, 'accept'), false);
+    if (this.views.has(info)) {
+      obj = this.present(info, obj);
+      json = undefined;
+    }
     const extra: Record<string, string> = {};
     // RFC 7234 warning headers, which kubectl prints as `Warning: <text>`.
     if (warnings.length) extra.warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ');
@@ -288,7 +320,7 @@ export class ApiHandler {
 
   private async get(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query): Promise<void> {
     const info = r.resource!;
-    const cur = await this.registry.get(info, r.namespace, r.name!, req.signal);
+    const cur = await this.registry.get(this.storageOf(info), r.namespace, r.name!, req.signal);
     if (r.subresource === 'scale') return sendJSON(res, 200, toScale(info, cur.obj));
     if (r.subresource && r.subresource !== 'status') throw methodNotAllowed();
     this.respondObject(req, res, info, cur.obj, 200, cur.json, q);
@@ -305,7 +337,7 @@ export class ApiHandler {
     return {
       matches: (o) =>
         (!labelActive || label!.matches(o.metadata.labels)) &&
-        (!fieldActive || field!.matches(fieldsFor(info.group, info.plural, o))),
+        (!fieldActive || field!.matches(fieldsFor(info.group, info.plural, this.present(info, o)))),
       filtered: true,
     };
   }
@@ -314,7 +346,7 @@ export class ApiHandler {
     const info = r.resource!;
     const sel = this.selectors(info, q);
     const result = await this.registry.list(
-      info,
+      this.storageOf(info),
       {
         namespace: r.namespace,
         matches: sel.matches,
@@ -326,6 +358,7 @@ export class ApiHandler {
       },
       req.signal,
     );
+    if (this.views.has(info)) result.items = result.items.map((c) => this.presentCached(info, c));
     const meta: Record<string, unknown> = { resourceVersion: String(result.revision) };
     if (result.continueToken) meta.continue = result.continueToken;
     if (result.remaining !== undefined) meta.remainingItemCount = result.remaining;
@@ -379,7 +412,8 @@ export class ApiHandler {
     const timeoutSeconds = intParam(q, 'timeoutSeconds');
 
     let first = true;
-    const line = (type: string, c: CachedObject): string => {
+    const line = (type: string, stored: CachedObject): string => {
+      const c = this.presentCached(info, stored);
       if (!tb) return `{"type":"${type}","object":${c.json}}\n`;
       const t = tb.table([c.obj], { resourceVersion: c.obj.metadata.resourceVersion }, first);
       first = false;
@@ -400,7 +434,7 @@ export class ApiHandler {
     };
     let w;
     try {
-      w = this.registry.watch(info, { namespace: r.namespace, matches: sel.matches, resourceVersion: rvParam, sendInitial }, deliver);
+      w = this.registry.watch(this.storageOf(info), { namespace: r.namespace, matches: sel.matches, resourceVersion: rvParam, sendInitial }, deliver);
     } catch (e) {
       if (isStatusError(e) && e.code === 410) {
         // kubectl and informers expect the 410 as an ERROR event on a 200 stream.
@@ -482,7 +516,7 @@ export class ApiHandler {
     if (r.subresource === 'binding') return this.bind(req, res, r, q, ctx);
     if (r.subresource) throw methodNotAllowed();
     const { obj, warnings } = await this.readObject(req, info, q);
-    const created = await this.registry.create(info, r.namespace, obj, ctx);
+    const created = await this.registry.create(this.storageOf(info), r.namespace, this.toStorage(info, obj), ctx);
     this.respondObject(req, res, info, created, 201, undefined, q, warnings);
   }
 
@@ -538,7 +572,8 @@ export class ApiHandler {
     obj.metadata ??= {};
     obj.metadata.name = r.name;
     if (info.namespaced) obj.metadata.namespace = r.namespace;
-    const out = await this.registry.update(info, r.namespace, r.name!, () => obj, {
+    const stored = this.toStorage(info, obj);
+    const out = await this.registry.update(this.storageOf(info), r.namespace, r.name!, () => stored, {
       ...ctx,
       subresource: (r.subresource ?? '') as Subresource,
     });
@@ -570,10 +605,11 @@ export class ApiHandler {
     const gvk = { group: info.group, version: info.version, kind: info.kind };
     let warnings: string[] = [];
     const out = await this.registry.update(
-      info,
+      this.storageOf(info),
       r.namespace,
       r.name!,
-      (cur) => {
+      (stored) => {
+        const cur = this.present(info, stored);
         const rv = cur.metadata.resourceVersion;
         const next = applyPatch(type, cur, body, gvk) as KObject;
         warnings = checkFields(info, { apiVersion: apiVersionOf(info), kind: info.kind }, next, q);
@@ -583,7 +619,7 @@ export class ApiHandler {
         if (next.metadata.name !== r.name) {
           throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${r.name})`);
         }
-        return next;
+        return this.toStorage(info, next);
       },
       { ...ctx, subresource: (r.subresource ?? '') as Subresource },
     );
@@ -647,7 +683,7 @@ export class ApiHandler {
     const info = r.resource!;
     if (r.subresource) throw methodNotAllowed();
     const opts = await this.readDeleteOptions(req, q);
-    const out = await this.registry.delete(info, r.namespace, r.name!, opts, ctx);
+    const out = await this.registry.delete(this.storageOf(info), r.namespace, r.name!, opts, ctx);
     if (!out.gone || deleteReturnsObject.includes(`${apiVersionOf(info)}/${info.plural}`)) {
       // Objects still present (finalizers, graceful deletion) are returned as they are now;
       // some resources answer every delete with the object, as upstream.
@@ -662,12 +698,12 @@ export class ApiHandler {
     const info = r.resource!;
     const opts = await this.readDeleteOptions(req, q);
     const sel = this.selectors(info, q);
-    const listed = await this.registry.list(info, { namespace: r.namespace, matches: sel.matches, filtered: true }, req.signal);
+    const listed = await this.registry.list(this.storageOf(info), { namespace: r.namespace, matches: sel.matches, filtered: true }, req.signal);
     const deleted: KObject[] = [];
     for (const item of listed.items) {
       try {
-        const out = await this.registry.delete(info, item.obj.metadata.namespace, item.obj.metadata.name!, opts, ctx);
-        deleted.push(out.obj);
+        const out = await this.registry.delete(this.storageOf(info), item.obj.metadata.namespace, item.obj.metadata.name!, opts, ctx);
+        deleted.push(this.present(info, out.obj));
       } catch (e) {
         if (isStatusError(e) && e.code === 404) continue;
         throw e;

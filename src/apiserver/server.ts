@@ -16,6 +16,7 @@ import { openSqliteStore } from '../storage/sqlite.ts';
 import { WatchCache } from './cache.ts';
 import { Registry } from './registry.ts';
 import { createStrategies } from './strategies.ts';
+import { eventsView } from './views.ts';
 import { ApiHandler, type ApiRequest, type ApiResponse, sendJSON, sendStatus, toStatusError } from './handler.ts';
 import { Discovery, wantsAggregated } from './discovery.ts';
 import { ApiMetrics } from './metrics.ts';
@@ -101,10 +102,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   await cache.start();
   const strategies = createStrategies({ cache, serviceClusterIPRange: serviceRange, serviceNodePortRange: nodePortRange }, table.all);
   const registry = new Registry({ resources: table.all, store, cache, strategies });
+  const views = new Map([
+    [table.lookup('events.k8s.io', 'v1', 'events')!, eventsView(table.lookup('events.k8s.io', 'v1', 'events')!, table.lookup('', 'v1', 'events')!)],
+  ]);
   const handler = new ApiHandler({
     table,
     registry,
     componentStatuses: () => componentStatuses(registry, store),
+    views,
   });
   const metrics = new ApiMetrics();
   const openapi = createOpenAPIService({

@@ -456,3 +456,41 @@ describe('events in two API shapes', () => {
     assert.equal((await api.json('GET', '/api/v1/namespaces/t/events/sched.1')).body.series.count, 2);
   });
 });
+
+describe('eviction', () => {
+  it('honours PodDisruptionBudgets: 429 while the budget forbids it, then evicts', async () => {
+    await api.json('POST', '/api/v1/namespaces', { metadata: { name: 'ev' } });
+    const pod = await api.json('POST', '/api/v1/namespaces/ev/pods', { metadata: { name: 'db-0', labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
+    assert.equal(pod.status, 201);
+    await api.json('POST', '/api/v1/namespaces/ev/pods/db-0/binding', { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'db-0' }, target: { kind: 'Node', name: 'n1' } });
+    const running = await api.json('GET', '/api/v1/namespaces/ev/pods/db-0');
+    running.body.status.phase = 'Running';
+    assert.equal((await api.json('PUT', '/api/v1/namespaces/ev/pods/db-0/status', running.body)).status, 200);
+    const pdb = await api.json('POST', '/apis/policy/v1/namespaces/ev/poddisruptionbudgets', { metadata: { name: 'db' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'db' } } } });
+    assert.equal(pdb.status, 201, JSON.stringify(pdb.body));
+    const evict = () => api.json('POST', '/api/v1/namespaces/ev/pods/db-0/eviction', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'db-0', namespace: 'ev' } });
+    let r = await evict();
+    assert.equal(r.status, 429);
+    assert.equal(r.body.reason, 'TooManyRequests');
+    assert.equal(r.body.message, "Cannot evict pod as it would violate the pod's disruption budget.");
+    assert.deepEqual(r.body.details.causes, [{ reason: 'DisruptionBudget', message: 'The disruption budget db is still being processed by the server.' }]);
+    // The disruption controller's view: one healthy pod, none may go.
+    const st = await api.json('GET', '/apis/policy/v1/namespaces/ev/poddisruptionbudgets/db');
+    st.body.status = { observedGeneration: 1, disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1 };
+    assert.equal((await api.json('PUT', '/apis/policy/v1/namespaces/ev/poddisruptionbudgets/db/status', st.body)).status, 200);
+    r = await evict();
+    assert.equal(r.status, 429);
+    assert.deepEqual(r.body.details.causes, [{ reason: 'DisruptionBudget', message: 'The disruption budget db needs 1 healthy pods and has 1 currently' }]);
+    const st2 = await api.json('GET', '/apis/policy/v1/namespaces/ev/poddisruptionbudgets/db');
+    st2.body.status = { ...st2.body.status, disruptionsAllowed: 1, currentHealthy: 2, expectedPods: 2 };
+    await api.json('PUT', '/apis/policy/v1/namespaces/ev/poddisruptionbudgets/db/status', st2.body);
+    r = await evict();
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'Success');
+    const after = await api.json('GET', '/api/v1/namespaces/ev/pods/db-0');
+    assert.ok(after.body.metadata.deletionTimestamp, 'the bound pod is deleted gracefully');
+    const budget = await api.json('GET', '/apis/policy/v1/namespaces/ev/poddisruptionbudgets/db');
+    assert.equal(budget.body.status.disruptionsAllowed, 0);
+    assert.ok(budget.body.status.disruptedPods['db-0']);
+  });
+});

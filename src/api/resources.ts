@@ -74,7 +74,7 @@ export const RESOURCES: ResourceInfo[] = [
     { plural: 'nodes', kind: 'Node', short: ['no'], sub: ['status'] },
     { plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: NS, short: ['pvc'], sub: ['status'] },
     { plural: 'persistentvolumes', kind: 'PersistentVolume', short: ['pv'], sub: ['status'] },
-    { plural: 'pods', kind: 'Pod', namespaced: NS, short: ['po'], all: true, sub: ['status', 'binding'] },
+    { plural: 'pods', kind: 'Pod', namespaced: NS, short: ['po'], all: true, sub: ['status', 'binding', 'eviction'] },
     { plural: 'podtemplates', kind: 'PodTemplate', namespaced: NS },
     {
       plural: 'replicationcontrollers',

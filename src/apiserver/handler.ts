@@ -514,10 +514,80 @@ export class ApiHandler {
   private async create(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query, ctx: RequestContext): Promise<void> {
     const info = r.resource!;
     if (r.subresource === 'binding') return this.bind(req, res, r, q, ctx);
+    if (r.subresource === 'eviction') return this.evict(req, res, r, q, ctx);
     if (r.subresource) throw methodNotAllowed();
     const { obj, warnings } = await this.readObject(req, info, q);
     const created = await this.registry.create(this.storageOf(info), r.namespace, this.toStorage(info, obj), ctx);
     this.respondObject(req, res, info, created, 201, undefined, q, warnings);
+  }
+
+  /**
+   * policy/v1 Eviction: deletes the pod unless a PodDisruptionBudget forbids it (429),
+   * consuming one allowed disruption from the budget first, as upstream.
+   */
+  private async evict(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query, ctx: RequestContext): Promise<void> {
+    const info = r.resource!;
+    const { obj: eviction } = await this.readObject(req, info, q, { apiVersion: 'policy/v1', kind: 'Eviction' });
+    if (eviction.metadata?.name && eviction.metadata.name !== r.name) {
+      throw badRequest(`name in URL does not match name in Eviction object`);
+    }
+    const pod = (await this.registry.get(info, r.namespace, r.name!, req.signal)).obj;
+    const deleteOptions = (isObject(eviction.deleteOptions) ? eviction.deleteOptions : {}) as DeleteOptions;
+    const phase = pod.status?.phase;
+    // Pods that are not running, or already going, need no budget.
+    const ignoreBudget = phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || !!pod.metadata.deletionTimestamp;
+    if (!ignoreBudget) {
+      const pdbs = this.registry.findInfo('policy', 'poddisruptionbudgets');
+      const matching = (await this.registry.list(pdbs, { namespace: r.namespace }, req.signal)).items.filter((p) => {
+        const sel = p.obj.spec?.selector;
+        if (!isObject(sel) || (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length)) return false;
+        return labelSelectorFromAPI(sel).matches(pod.metadata.labels);
+      });
+      if (matching.length > 1) {
+        throw internalError(new Error('This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.'));
+      }
+      if (matching.length === 1) {
+        const pdb = matching[0].obj;
+        const tooMany = (message: string) =>
+          new StatusError({
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: 'Cannot evict pod as it would violate the pod\'s disruption budget.',
+            reason: 'TooManyRequests',
+            details: { causes: [{ reason: 'DisruptionBudget', message }] },
+            code: 429,
+          });
+        if ((pdb.status?.observedGeneration ?? 0) < (pdb.metadata.generation ?? 1)) {
+          throw tooMany(`The disruption budget ${pdb.metadata.name} is still being processed by the server.`);
+        }
+        if ((pdb.status?.disruptionsAllowed ?? 0) <= 0) {
+          throw tooMany(
+            `The disruption budget ${pdb.metadata.name} needs ${pdb.status?.desiredHealthy ?? 0} healthy pods and has ${pdb.status?.currentHealthy ?? 0} currently`,
+          );
+        }
+        if (!ctx.dryRun) {
+          await this.registry.update(
+            pdbs,
+            r.namespace,
+            pdb.metadata.name!,
+            (cur) => {
+              if ((cur.status?.disruptionsAllowed ?? 0) <= 0) {
+                throw tooMany(`The disruption budget ${pdb.metadata.name} needs ${cur.status?.desiredHealthy ?? 0} healthy pods and has ${cur.status?.currentHealthy ?? 0} currently`);
+              }
+              cur.status.disruptionsAllowed -= 1;
+              cur.status.disruptedPods = { ...(cur.status.disruptedPods ?? {}), [r.name!]: nowTimestamp() };
+              cur.metadata.resourceVersion = pdb.metadata.resourceVersion;
+              return cur;
+            },
+            { ...ctx, subresource: 'status' },
+          );
+        }
+      }
+    }
+    await this.registry.delete(info, r.namespace, r.name!, deleteOptions, ctx);
+    sendJSON(res, 201, { ...successStatus(undefined), code: 201 });
   }
 
   private async bind(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query, ctx: RequestContext): Promise<void> {

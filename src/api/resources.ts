@@ -33,6 +33,7 @@ interface Spec {
   namespaced?: boolean;
   short?: string[];
   all?: boolean;
+  categories?: string[];
   sub?: SubresourceName[];
   verbs?: string[];
   generation?: boolean;
@@ -49,7 +50,7 @@ function group(groupName: string, version: string, specs: Spec[]): ResourceInfo[
     kind: s.kind,
     namespaced: s.namespaced ?? false,
     shortNames: s.short ?? [],
-    categories: s.all ? ['all'] : [],
+    categories: s.categories ?? (s.all ? ['all'] : []),
     subresources: s.sub ?? [],
     verbs: s.verbs ?? ALL_VERBS,
     generation: s.generation ?? false,
@@ -128,6 +129,9 @@ export const RESOURCES: ResourceInfo[] = [
     { plural: 'cronjobs', kind: 'CronJob', namespaced: NS, short: ['cj'], all: true, sub: ['status'], generation: true },
     { plural: 'jobs', kind: 'Job', namespaced: NS, all: true, sub: ['status'], generation: true },
   ]),
+  ...group('apiextensions.k8s.io', 'v1', [
+    { plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', short: ['crd', 'crds'], categories: ['api-extensions'], sub: ['status'] },
+  ]),
   ...group('coordination.k8s.io', 'v1', [{ plural: 'leases', kind: 'Lease', namespaced: NS }]),
   ...group('discovery.k8s.io', 'v1', [{ plural: 'endpointslices', kind: 'EndpointSlice', namespaced: NS }]),
   ...group('events.k8s.io', 'v1', [{ plural: 'events', kind: 'Event', namespaced: NS, short: ['ev'] }]),
@@ -162,6 +166,7 @@ export const GROUP_ORDER = [
   'storage.k8s.io',
   'scheduling.k8s.io',
   'coordination.k8s.io',
+  'apiextensions.k8s.io',
   'discovery.k8s.io',
 ];
 
@@ -196,16 +201,33 @@ export function apiVersionOf(r: { group: string; version: string }): string {
 }
 
 export class ResourceTable {
+  /** Built-in resources, then custom resources as their definitions are served. */
   readonly all: ResourceInfo[];
   private readonly byPath = new Map<string, ResourceInfo>();
   private readonly byKind = new Map<string, ResourceInfo>();
 
   constructor(resources: ResourceInfo[] = RESOURCES) {
-    this.all = resources;
-    for (const r of resources) {
-      this.byPath.set(`${r.group}/${r.version}/${r.plural}`, r);
-      this.byKind.set(`${r.group}/${r.version}/${r.kind}`, r);
-    }
+    this.all = [...resources];
+    for (const r of resources) this.index(r);
+  }
+
+  private index(r: ResourceInfo): void {
+    this.byPath.set(`${r.group}/${r.version}/${r.plural}`, r);
+    this.byKind.set(`${r.group}/${r.version}/${r.kind}`, r);
+  }
+
+  add(r: ResourceInfo): void {
+    const existing = this.lookup(r.group, r.version, r.plural);
+    if (existing) this.remove(existing);
+    this.all.push(r);
+    this.index(r);
+  }
+
+  remove(r: ResourceInfo): void {
+    const i = this.all.indexOf(r);
+    if (i >= 0) this.all.splice(i, 1);
+    if (this.byPath.get(`${r.group}/${r.version}/${r.plural}`) === r) this.byPath.delete(`${r.group}/${r.version}/${r.plural}`);
+    if (this.byKind.get(`${r.group}/${r.version}/${r.kind}`) === r) this.byKind.delete(`${r.group}/${r.version}/${r.kind}`);
   }
 
   lookup(group: string, version: string, plural: string): ResourceInfo | undefined {

@@ -46,7 +46,8 @@ export function decodeStored(kv: KeyValue): CachedObject {
 }
 
 export class ResourceCache {
-  readonly info: ResourceInfo;
+  /** The resource first registered for this storage prefix (shared by versions and views). */
+  info: ResourceInfo;
   readonly items = new Map<string, CachedObject>();
   private sorted: string[] | undefined;
   // Ring of recent events in revision order.
@@ -146,7 +147,8 @@ export class WatchCache {
 
   async start(): Promise<void> {
     const rev = await this.store.currentRevision();
-    for (const r of this.resources) this.byPrefix.set(r.storagePrefix, new ResourceCache(r, rev));
+    this.revision = rev;
+    for (const r of this.resources) if (!this.byPrefix.has(r.storagePrefix)) this.byPrefix.set(r.storagePrefix, new ResourceCache(r, rev));
     // Load everything at one revision, page by page.
     let startKey: string | undefined;
     for (;;) {
@@ -158,7 +160,6 @@ export class WatchCache {
       if (!page.more || page.kvs.length === 0) break;
       startKey = page.kvs[page.kvs.length - 1].key + '\0';
     }
-    this.revision = rev;
     await this.store.watch('/registry/', { afterRevision: rev, signal: this.abort.signal }, (events) =>
       this.onStoreEvents(events),
     );
@@ -174,6 +175,13 @@ export class WatchCache {
     return rc;
   }
 
+  /** The cache for a resource served from now on (custom resources), created if new. */
+  ensureResource(info: ResourceInfo): ResourceCache {
+    let rc = this.byPrefix.get(info.storagePrefix);
+    if (!rc) this.byPrefix.set(info.storagePrefix, (rc = new ResourceCache(info, this.revision)));
+    return rc;
+  }
+
   private cacheForKey(key: string): ResourceCache | undefined {
     // /registry/<plural>/... or /registry/<group>/<plural>/...
     const third = key.indexOf('/', 10);
@@ -183,7 +191,30 @@ export class WatchCache {
       const rc = this.byPrefix.get(key.slice(0, fourth));
       if (rc) return rc;
     }
-    return this.byPrefix.get(key.slice(0, third));
+    const rc = this.byPrefix.get(key.slice(0, third));
+    if (rc || fourth < 0) return rc;
+    // Objects of custom resources (a group with a dot) are kept even before their
+    // definition is served, so serving it later needs no reload from the store.
+    const groupSeg = key.slice(10, third);
+    if (!groupSeg.includes('.')) return undefined;
+    const prefix = key.slice(0, fourth);
+    const placeholder: ResourceInfo = {
+      group: groupSeg,
+      version: '',
+      plural: key.slice(third + 1, fourth),
+      singular: '',
+      kind: '',
+      namespaced: false,
+      shortNames: [],
+      categories: [],
+      subresources: [],
+      verbs: [],
+      generation: true,
+      storagePrefix: prefix,
+    };
+    const created = new ResourceCache(placeholder, this.revision);
+    this.byPrefix.set(prefix, created);
+    return created;
   }
 
   private onStoreEvents(events: WatchEvent[]): void {

@@ -99,6 +99,11 @@ export class Discovery {
     this.serverAddress = serverAddress;
   }
 
+  /** Forgets every built document (the served resources changed). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
   private memo(key: string, build: () => DiscoveryDoc): DiscoveryDoc {
     let d = this.cache.get(key);
     if (!d) this.cache.set(key, (d = build()));

@@ -31,6 +31,23 @@ import { deleteReturnsObject } from '../api/generated/openapi-operations.ts';
 import { applyPatch, patchTypeFromContentType } from './patch.ts';
 import type { CachedObject } from './cache.ts';
 import type { View } from './views.ts';
+import type { TablePrinter } from '../api/printers.ts';
+import { getPath, setPath } from './crd/structural.ts';
+
+/** What the handler needs to know of custom resources (src/apiserver/crd). */
+export interface CustomResourceHooks {
+  isCustom(info: ResourceInfo): boolean;
+  printer(info: ResourceInfo): TablePrinter | undefined;
+  /** Fields the resource's schema would prune. */
+  unknownFields(info: ResourceInfo, obj: KObject): string[];
+  scalePaths(info: ResourceInfo): ScalePaths | undefined;
+}
+
+export interface ScalePaths {
+  specReplicasPath: string;
+  statusReplicasPath: string;
+  labelSelectorPath?: string;
+}
 import type { DeleteOptions, Registry, RequestContext, Subresource } from './registry.ts';
 import { nowTimestamp } from './registry.ts';
 import { includeObjectPolicy, negotiate, partialMetadata, TableBuilder } from './tables.ts';
@@ -140,8 +157,9 @@ export interface HandlerOptions {
   registry: Registry;
   /** Answers for componentstatuses (read-only, computed). */
   componentStatuses: () => Promise<KObject[]>;
-  /** Resources served as another shape of a stored resource (events.k8s.io Events). */
+  /** Resources served as another shape of a stored resource (events.k8s.io Events, CRD versions). */
   views?: Map<ResourceInfo, View>;
+  custom?: CustomResourceHooks;
 }
 
 export class ApiHandler {
@@ -149,12 +167,34 @@ export class ApiHandler {
   private readonly registry: Registry;
   private readonly componentStatuses: () => Promise<KObject[]>;
   private readonly views: Map<ResourceInfo, View>;
+  private readonly custom: CustomResourceHooks | undefined;
 
   constructor(opts: HandlerOptions) {
+    this.custom = opts.custom;
     this.table = opts.table;
     this.registry = opts.registry;
     this.componentStatuses = opts.componentStatuses;
     this.views = opts.views ?? new Map();
+  }
+
+  private tableBuilder(info: ResourceInfo, q: Query | undefined): TableBuilder {
+    return new TableBuilder(info, includeObjectPolicy(q?.get('includeObject') ?? null), Date.now(), this.custom?.printer(info));
+  }
+
+  private scale(info: ResourceInfo, obj: KObject): KObject {
+    return toScale(info, obj, this.custom?.scalePaths(this.storageOf(info)));
+  }
+
+  /** fieldValidation: Strict refuses unknown fields, Warn (the default) reports them, Ignore drops the check. */
+  private checkFields(info: ResourceInfo, want: { apiVersion: string; kind: string }, obj: KObject, q: Query): string[] {
+    const storage = this.storageOf(info);
+    if (this.custom?.isCustom(storage)) {
+      const mode = fieldValidationMode(q);
+      const [, v] = want.apiVersion.split('/');
+      const unknown = mode === 'Ignore' ? [] : this.custom.unknownFields(storage, obj);
+      return unknownFieldOutcome(mode, want.kind, v, unknown);
+    }
+    return checkFields(info, want, obj, q);
   }
 
   /** The resource whose storage serves `info` (itself, unless it is a view). */
@@ -309,7 +349,7 @@ export class ApiHandler {
     // RFC 7234 warning headers, which kubectl prints as `Warning: <text>`.
     if (warnings.length) extra.warning = warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ');
     if (form === 'table') {
-      const tb = new TableBuilder(info, includeObjectPolicy(q?.get('includeObject') ?? null));
+      const tb = this.tableBuilder(info, q);
       sendJSON(res, code, tb.table([obj], { resourceVersion: obj.metadata.resourceVersion }), extra);
     } else if (form === 'metadata') {
       sendJSON(res, code, partialMetadata(obj), extra);
@@ -321,7 +361,7 @@ export class ApiHandler {
   private async get(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query): Promise<void> {
     const info = r.resource!;
     const cur = await this.registry.get(this.storageOf(info), r.namespace, r.name!, req.signal);
-    if (r.subresource === 'scale') return sendJSON(res, 200, toScale(info, cur.obj));
+    if (r.subresource === 'scale') return sendJSON(res, 200, this.scale(info, cur.obj));
     if (r.subresource && r.subresource !== 'status') throw methodNotAllowed();
     this.respondObject(req, res, info, cur.obj, 200, cur.json, q);
   }
@@ -364,7 +404,7 @@ export class ApiHandler {
     if (result.remaining !== undefined) meta.remainingItemCount = result.remaining;
     const form = negotiate(header(req, 'accept'), true);
     if (form === 'table') {
-      const tb = new TableBuilder(info, includeObjectPolicy(q.get('includeObject')));
+      const tb = this.tableBuilder(info, q);
       return sendJSON(res, 200, tb.table(result.items.map((i) => i.obj), meta));
     }
     if (form === 'metadata') {
@@ -398,7 +438,7 @@ export class ApiHandler {
       sel = { matches: (o) => o.metadata.name === name && inner(o), filtered: true };
     }
     const form = negotiate(header(req, 'accept'), true);
-    const tb = form === 'table' ? new TableBuilder(info, includeObjectPolicy(q.get('includeObject'))) : undefined;
+    const tb = form === 'table' ? this.tableBuilder(info, q) : undefined;
     const rvParam = q.get('resourceVersion') ?? undefined;
     const bookmarks = boolParam(q, 'allowWatchBookmarks');
     const sendInitialEvents = q.get('sendInitialEvents');
@@ -507,7 +547,7 @@ export class ApiHandler {
     if (body.metadata !== undefined && !isObject(body.metadata)) {
       throw badRequest(`${want.kind} in version "${want.apiVersion.split('/').pop()}" cannot be handled as a ${want.kind}: json: cannot unmarshal ${typeof body.metadata} into Go struct field ${want.kind}.metadata of type v1.ObjectMeta`);
     }
-    const warnings = checkFields(info, want, body as KObject, q);
+    const warnings = this.checkFields(info, want, body as KObject, q);
     return { obj: body as KObject, warnings };
   }
 
@@ -682,7 +722,7 @@ export class ApiHandler {
         const cur = this.present(info, stored);
         const rv = cur.metadata.resourceVersion;
         const next = applyPatch(type, cur, body, gvk) as KObject;
-        warnings = checkFields(info, { apiVersion: apiVersionOf(info), kind: info.kind }, next, q);
+        warnings = this.checkFields(info, { apiVersion: apiVersionOf(info), kind: info.kind }, next, q);
         if (!isObject(next.metadata)) next.metadata = {};
         // Only a resourceVersion the patch itself sets is a precondition.
         if (next.metadata.resourceVersion === rv) delete next.metadata.resourceVersion;
@@ -699,11 +739,11 @@ export class ApiHandler {
   private async writeScale(info: ResourceInfo, r: RouteInfo, ctx: RequestContext, next: (cur: KObject) => KObject): Promise<KObject> {
     let result: KObject | undefined;
     const out = await this.registry.update(
-      info,
+      this.storageOf(info),
       r.namespace,
       r.name!,
       (obj) => {
-        const cur = toScale(info, obj);
+        const cur = this.scale(info, obj);
         const scale = next(cur);
         const replicas = scale?.spec?.replicas;
         if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) {
@@ -713,13 +753,12 @@ export class ApiHandler {
         }
         const pinned = scale?.metadata?.resourceVersion;
         if (pinned && pinned !== obj.metadata.resourceVersion) throw conflict({ group: info.group, resource: info.plural }, r.name!);
-        obj.spec ??= {};
-        obj.spec.replicas = replicas ?? 0;
+        setPath(obj, this.custom?.scalePaths(info)?.specReplicasPath ?? '.spec.replicas', replicas ?? 0);
         return obj;
       },
       ctx,
     );
-    result = toScale(info, out.obj);
+    result = this.scale(info, out.obj);
     return result;
   }
 
@@ -800,7 +839,7 @@ export class ApiHandler {
     const items = all.filter(sel.matches);
     const form = negotiate(header(req, 'accept'), true);
     if (form === 'table') {
-      const tb = new TableBuilder(info, includeObjectPolicy(q.get('includeObject')));
+      const tb = this.tableBuilder(info, q);
       return sendJSON(res, 200, tb.table(items, {}));
     }
     sendJSON(res, 200, { kind: 'ComponentStatusList', apiVersion: 'v1', metadata: {}, items });
@@ -828,37 +867,50 @@ function parseDryRun(q: Query): boolean {
 }
 
 /** fieldValidation: Strict refuses unknown fields, Warn (the default) reports them, Ignore drops the check. */
-function checkFields(info: ResourceInfo, want: { apiVersion: string; kind: string }, obj: KObject, q: Query): string[] {
+function fieldValidationMode(q: Query): 'Strict' | 'Warn' | 'Ignore' {
   const mode = q.get('fieldValidation') || 'Warn';
   if (mode !== 'Strict' && mode !== 'Warn' && mode !== 'Ignore') {
     throw badRequest(`fieldValidation: Unsupported value: "${mode}": supported values: "Ignore", "Strict", "Warn"`);
   }
+  return mode;
+}
+
+function unknownFieldOutcome(mode: 'Strict' | 'Warn' | 'Ignore', kind: string, version: string, unknown: string[]): string[] {
+  if (!unknown.length || mode === 'Ignore') return [];
+  const msgs = unknown.map((f) => `unknown field "${f}"`);
+  if (mode === 'Strict') {
+    throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: strict decoding error: ${msgs.join(', ')}`);
+  }
+  return msgs;
+}
+
+function checkFields(info: ResourceInfo, want: { apiVersion: string; kind: string }, obj: KObject, q: Query): string[] {
+  const mode = fieldValidationMode(q);
   const [g, v] = want.apiVersion.includes('/') ? want.apiVersion.split('/') : ['', want.apiVersion];
   const { unknown, typeErrors } = schemaCheck({ group: g, version: v, kind: want.kind }, obj);
   if (typeErrors.length) {
     // A value of the wrong type fails decoding whatever fieldValidation says, as upstream.
     throw badRequest(`${want.kind} in version "${v}" cannot be handled as a ${want.kind}: ${typeErrors[0]}`);
   }
-  if (!unknown.length) return [];
-  const msgs = unknown.map((f) => `unknown field "${f}"`);
-  if (mode === 'Ignore') return [];
-  if (mode === 'Strict') {
-    throw badRequest(`${want.kind} in version "${v}" cannot be handled as a ${want.kind}: strict decoding error: ${msgs.join(', ')}`);
-  }
   void info;
-  return msgs;
+  return unknownFieldOutcome(mode, want.kind, v, unknown);
 }
 
 /** The autoscaling/v1 Scale view of a scalable object. */
-export function toScale(info: ResourceInfo, obj: KObject): KObject {
+export function toScale(info: ResourceInfo, obj: KObject, paths?: ScalePaths): KObject {
   let selector: string | undefined;
   const sel = obj.spec?.selector;
-  if (info.plural === 'replicationcontrollers') {
+  if (paths) {
+    const s = paths.labelSelectorPath ? getPath(obj, paths.labelSelectorPath) : undefined;
+    if (typeof s === 'string' && s) selector = s;
+  } else if (info.plural === 'replicationcontrollers') {
     if (isObject(sel)) selector = Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(',');
   } else if (isObject(sel)) {
     selector = labelSelectorFromAPI(sel).toString();
   }
-  const status: Record<string, unknown> = { replicas: obj.status?.replicas ?? 0 };
+  const statusReplicas = paths ? getPath(obj, paths.statusReplicasPath) : obj.status?.replicas;
+  const specReplicas = paths ? getPath(obj, paths.specReplicasPath) : obj.spec?.replicas;
+  const status: Record<string, unknown> = { replicas: typeof statusReplicas === 'number' ? statusReplicas : 0 };
   if (selector) status.selector = selector;
   return {
     kind: 'Scale',
@@ -870,7 +922,7 @@ export function toScale(info: ResourceInfo, obj: KObject): KObject {
       resourceVersion: obj.metadata.resourceVersion,
       creationTimestamp: obj.metadata.creationTimestamp,
     },
-    spec: { replicas: obj.spec?.replicas ?? 0 },
+    spec: { replicas: typeof specReplicas === 'number' ? specReplicas : 0 },
     status,
   };
 }

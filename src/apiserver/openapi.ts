@@ -36,6 +36,8 @@ export interface ServedGroupVersion {
   group: string;
   version: string;
   resources: ServedResource[];
+  /** Custom resources: their schemas (OpenAPI v3, refs into components) and kind → schema name. */
+  custom?: { definitions: Record<string, JSONSchema>; kinds: Record<string, string> };
 }
 
 export interface OpenAPIDocument {
@@ -49,6 +51,8 @@ export interface OpenAPIService {
   root(): object;
   /** GET /openapi/v3/<gvPath> for gvPath 'api/v1' or 'apis/apps/v1' (leading slash tolerated); undefined if not served. */
   groupVersion(gvPath: string): OpenAPIDocument | undefined;
+  /** Replaces the custom resources' group-versions (CRDs changed). */
+  setCustom(gvs: ServedGroupVersion[]): void;
 }
 
 export function createOpenAPIService(opts: { served: ServedGroupVersion[] }): OpenAPIService {
@@ -70,7 +74,22 @@ export function createOpenAPIService(opts: { served: ServedGroupVersion[] }): Op
     return doc;
   }
 
+  let customPaths: string[] = [];
   return {
+    setCustom(gvs) {
+      for (const p of customPaths) {
+        served.delete(p);
+        built.delete(p);
+      }
+      customPaths = [];
+      for (const gv of gvs) {
+        const p = gvPathOf(gv.group, gv.version);
+        served.set(p, gv);
+        built.delete(p);
+        customPaths.push(p);
+      }
+      root = undefined;
+    },
     root() {
       if (!root) {
         const paths: Record<string, { serverRelativeURL: string }> = {};
@@ -150,12 +169,23 @@ function buildGroupVersionDocument(gv: ServedGroupVersion, schemas: Map<string, 
   const tag = `${operationIDPart(friendly, false)}_${operationIDPart(gv.version, false)}`;
   const gvID = operationIDPart(friendly, true) + operationIDPart(gv.version, true);
   const refs = new Set<string>();
+  const custom = gv.custom;
+  const customRefs = new Set<string>();
   const ref = (name: string | undefined): JSONSchema => {
+    if (name && custom?.definitions[name]) {
+      customRefs.add(name);
+      return { $ref: `#/components/schemas/${name}` };
+    }
     if (!name || !definitions()[name]) return { type: 'object' };
     refs.add(name);
     return { $ref: `#/components/schemas/${name}` };
   };
-  const kindSchema = (gvk: GVK) => ref(definitionNameFor(gvk));
+  const kindSchema = (gvk: GVK) => ref(custom?.kinds[gvk.kind] ?? definitionNameFor(gvk));
+  if (custom) {
+    // Custom schemas refer to the meta types by component name.
+    refs.add(`${META}ObjectMeta`);
+    refs.add(`${META}ListMeta`);
+  }
   const paths = new Map<string, Operation[]>();
   const add = (path: string, op: Operation) => {
     let ops = paths.get(path);
@@ -346,9 +376,11 @@ function buildGroupVersionDocument(gv: ServedGroupVersion, schemas: Map<string, 
   const outPaths: Record<string, object> = {};
   for (const path of [...paths.keys()].sort()) outPaths[path] = pathItem(paths.get(path)!);
 
+  const allSchemas: Record<string, JSONSchema> = { ...componentSchemas(refs, schemas) };
+  for (const name of customRefs) allSchemas[name] = custom!.definitions[name];
   return {
     components: {
-      schemas: componentSchemas(refs, schemas),
+      schemas: sortKeys(allSchemas),
       securitySchemes: { BearerToken: { description: 'Bearer Token authentication', in: 'header', name: 'authorization', type: 'apiKey' } },
     },
     info: { title: 'Kubernetes', version: 'unversioned' },

@@ -9,13 +9,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { KObject } from '../api/object.ts';
-import { ResourceTable, RESOURCES } from '../api/resources.ts';
+import { ResourceTable, RESOURCES, type ResourceInfo } from '../api/resources.ts';
 import { notFoundPath, requestEntityTooLarge, StatusError, unauthorized } from '../api/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { openSqliteStore } from '../storage/sqlite.ts';
 import { WatchCache } from './cache.ts';
 import { Registry } from './registry.ts';
-import { createStrategies } from './strategies.ts';
+import { createStrategies, type Strategy } from './strategies.ts';
+import { CustomResources } from './crd/manager.ts';
+import { customOpenAPI } from './crd/openapi.ts';
+import type { View } from './views.ts';
 import { eventsView } from './views.ts';
 import { ApiHandler, type ApiRequest, type ApiResponse, sendJSON, sendStatus, toStatusError } from './handler.ts';
 import { Discovery, wantsAggregated } from './discovery.ts';
@@ -100,20 +103,21 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const table = new ResourceTable(RESOURCES);
   const cache = new WatchCache(store, table.all);
   await cache.start();
-  const strategies = createStrategies({ cache, serviceClusterIPRange: serviceRange, serviceNodePortRange: nodePortRange }, table.all);
+  const builtinStrategies = createStrategies({ cache, serviceClusterIPRange: serviceRange, serviceNodePortRange: nodePortRange }, table.all);
+  // Custom resources get their strategies from their definitions; the
+  // CustomResourceDefinition resource itself from the CRD manager.
+  let crds: CustomResources | undefined;
+  let crdStrategy: Strategy | undefined;
+  const crdInfo = table.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+  const strategies = (info: ResourceInfo) =>
+    (info === crdInfo ? crdStrategy : crds?.strategy(info)) ?? builtinStrategies(info);
   const registry = new Registry({ resources: table.all, store, cache, strategies });
-  const views = new Map([
-    [table.lookup('events.k8s.io', 'v1', 'events')!, eventsView(table.lookup('events.k8s.io', 'v1', 'events')!, table.lookup('', 'v1', 'events')!)],
-  ]);
-  const handler = new ApiHandler({
-    table,
-    registry,
-    componentStatuses: () => componentStatuses(registry, store),
-    views,
-  });
-  const metrics = new ApiMetrics();
-  const openapi = createOpenAPIService({
-    served: table.groupVersions().map((gv) => ({
+  const views = new Map<ResourceInfo, View>();
+  const eventsV1 = table.lookup('events.k8s.io', 'v1', 'events')!;
+  views.set(eventsV1, eventsView(eventsV1, table.lookup('', 'v1', 'events')!));
+  let discovery: Discovery | undefined;
+  const servedFor = (infos: ResourceInfo[]) =>
+    new ResourceTable(infos).groupVersions().map((gv) => ({
       group: gv.group,
       version: gv.version,
       resources: gv.resources.map((r) => ({
@@ -123,8 +127,29 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         verbs: r.verbs,
         subresources: r.subresources,
       })),
-    })),
+    }));
+  const openapi = createOpenAPIService({ served: servedFor(table.all) });
+  crds = new CustomResources({
+    table,
+    registry,
+    cache,
+    views,
+    log,
+    onChange: () => {
+      discovery?.invalidate();
+      openapi.setCustom(customOpenAPI(crds!.servedSchemas()));
+    },
   });
+  crdStrategy = crds.crdStrategy();
+  crds.start();
+  const handler = new ApiHandler({
+    table,
+    registry,
+    componentStatuses: () => componentStatuses(registry, store),
+    views,
+    custom: crds,
+  });
+  const metrics = new ApiMetrics();
 
   const server = http2.createSecureServer({
     allowHTTP1: true,
@@ -134,8 +159,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     requestCert: true,
     rejectUnauthorized: false,
   });
-
-  let discovery: Discovery | undefined;
 
   async function serve(req: ApiRequest, res: ApiResponse): Promise<void> {
     const url = new URL(req.url, 'http://x');

@@ -71,8 +71,8 @@ export class TableBuilder {
   private readonly include: IncludeObject;
   private readonly now: number;
 
-  constructor(info: ResourceInfo, include: IncludeObject, now = Date.now()) {
-    this.printer = printerFor(info.group, info.plural);
+  constructor(info: ResourceInfo, include: IncludeObject, now = Date.now(), printer?: TablePrinter) {
+    this.printer = printer ?? printerFor(info.group, info.plural);
     this.include = include;
     this.now = now;
   }

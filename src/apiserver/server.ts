@@ -160,7 +160,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     rejectUnauthorized: false,
   });
 
-  async function serve(req: ApiRequest, res: ApiResponse): Promise<void> {
+  // Ends every request still running (watches above all) when the server closes,
+  // whichever transport brought it.
+  const shutdown = new AbortController();
+
+  async function serve(incoming: ApiRequest, res: ApiResponse): Promise<void> {
+    const req: ApiRequest = { ...incoming, signal: AbortSignal.any([incoming.signal, shutdown.signal]) };
     const url = new URL(req.url, 'http://x');
     const p = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     if (ALWAYS_ALLOWED.has(p) || p.startsWith('/healthz/') || p.startsWith('/livez/') || p.startsWith('/readyz/')) {
@@ -384,6 +389,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     serve,
     async close() {
       clearInterval(compactor);
+      shutdown.abort();
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sessions) s.destroy();
       for (const s of sockets) s.destroy();

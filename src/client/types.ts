@@ -47,6 +47,8 @@ export interface WatchEvent<T extends KObject = KObject> {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** Cancels the request (e.g. a lease renewal past its deadline). */
+  signal?: AbortSignal;
   fieldManager?: string;
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
 }
@@ -64,6 +66,7 @@ export interface DeleteOptions {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: boolean;
+  signal?: AbortSignal;
 }
 
 /**

@@ -21,6 +21,8 @@ before(async () => {
   c = await startTestCluster({ tokenAuthFile: tokenFile });
   api = new TestApiClient(c.server.kubeconfigPath);
   await api.json('POST', '/api/v1/namespaces', { metadata: { name: 't' } });
+  // What the serviceaccount controller does in a full cluster; pods need it (admission).
+  await api.json('POST', '/api/v1/namespaces/t/serviceaccounts', { metadata: { name: 'default' } });
 });
 after(async () => {
   api?.close();
@@ -330,6 +332,13 @@ describe('writes', () => {
     assert.equal((await api.json('GET', `/api/v1/namespaces/t/configmaps/${name}`)).status, 404);
   });
 
+  it('refuses pods whose service account does not exist (ServiceAccount admission)', async () => {
+    await api.json('POST', '/api/v1/namespaces', { metadata: { name: 'nosa' } });
+    const r = await api.json('POST', '/api/v1/namespaces/nosa/pods', { metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
+    assert.equal(r.status, 403);
+    assert.equal(r.body.message, 'pods "p" is forbidden: error looking up service account nosa/default: serviceaccount "default" not found');
+  });
+
   it('deletes unbound pods at once and bound pods gracefully', async () => {
     const pod = (name: string) => ({ metadata: { name }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
     const p1 = await api.json('POST', '/api/v1/namespaces/t/pods', pod('unbound'));
@@ -460,6 +469,7 @@ describe('events in two API shapes', () => {
 describe('eviction', () => {
   it('honours PodDisruptionBudgets: 429 while the budget forbids it, then evicts', async () => {
     await api.json('POST', '/api/v1/namespaces', { metadata: { name: 'ev' } });
+    await api.json('POST', '/api/v1/namespaces/ev/serviceaccounts', { metadata: { name: 'default' } });
     const pod = await api.json('POST', '/api/v1/namespaces/ev/pods', { metadata: { name: 'db-0', labels: { app: 'db' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
     assert.equal(pod.status, 201);
     await api.json('POST', '/api/v1/namespaces/ev/pods/db-0/binding', { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'db-0' }, target: { kind: 'Node', name: 'n1' } });

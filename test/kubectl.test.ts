@@ -224,7 +224,9 @@ spec:
   - name: nginx
     image: nginx:1.27
 `);
-    let r = await c.kubectl(['apply', '-f', f]);
+    let r = await c.kubectl(['create', 'serviceaccount', 'default']);
+    assert.equal(r.stdout, 'serviceaccount/default created\n', r.stderr);
+    r = await c.kubectl(['apply', '-f', f]);
     assert.equal(r.stdout, 'pod/web-0 created\n', r.stderr);
     r = await c.kubectl(['get', 'pods', '-o', 'wide']);
     const rows = table(r.stdout);

@@ -20,6 +20,7 @@ import {
   StatusError,
 } from '../api/errors.ts';
 import { validateObjectMetaFor, validateUpdateObjectMeta } from '../api/validation.ts';
+import { applyDefaults } from '../api/defaults.ts';
 import type { Store, KeyValue } from '../storage/store.ts';
 import { CompactedError } from '../storage/store.ts';
 import { type CachedObject, decodeStored, dispatch, type WatchCache, type Watcher } from './cache.ts';
@@ -386,7 +387,12 @@ export class Registry {
 
     const strategy = this.strategies(info);
     const sctx = this.strategyContext(info, ctx);
+    // Defaults as the decoder applies them, then the strategy (and admission), then
+    // defaults again as upstream's read back from storage would.
+    const gvk = { group: info.group, version: info.version, kind: info.kind };
+    applyDefaults(gvk, obj);
     strategy.prepareForCreate?.(obj, sctx);
+    applyDefaults(gvk, obj);
     const errs = validateObjectMetaFor(this.gr(info), meta, { namespaced: info.namespaced });
     if (strategy.validate) errs.push(...strategy.validate(obj, sctx));
     this.invalidOrThrow(info, meta.name ?? '', errs);
@@ -489,6 +495,8 @@ export class Registry {
     }
     let next: KObject;
     const hasStatus = info.subresources.includes('status');
+    const gvk = { group: info.group, version: info.version, kind: info.kind };
+    applyDefaults(gvk, draft);
     if (sub === 'status') {
       // A write to /status changes status only (and nothing else of the object).
       next = structuredClone(old);
@@ -523,6 +531,7 @@ export class Registry {
     else delete m.generation;
     if (sub === '') strategy.prepareForUpdate?.(next, old, sctx);
     else if (sub === 'status') strategy.prepareForStatusUpdate?.(next, old, sctx);
+    applyDefaults(gvk, next);
     const errs = validateUpdateObjectMeta(m, om);
     errs.push(...validateObjectMetaFor(this.gr(info), m, { namespaced: info.namespaced }));
     if (sub === '' && strategy.validateUpdate) errs.push(...strategy.validateUpdate(next, old, sctx));

@@ -8,6 +8,7 @@ import type { ResourceInfo } from '../api/resources.ts';
 import { type FieldError, fieldErr, forbidden, invalid } from '../api/errors.ts';
 import type { Registry } from './registry.ts';
 import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts';
+import { admitIngress, admitNode, admitPersistentVolume, admitPersistentVolumeClaim, admitPod } from '../api/defaults/admission.ts';
 import type { WatchCache } from './cache.ts';
 
 export interface StrategyContext {
@@ -70,9 +71,37 @@ export function qosClass(pod: KObject): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
-function podStrategy(): Strategy {
+/** Reads of other objects admission needs, from the watch cache. */
+interface Lookups {
+  items(group: string, plural: string, namespace?: string): KObject[];
+  get(group: string, plural: string, namespace: string | undefined, name: string): KObject | undefined;
+}
+
+function refuse(err: ReturnType<typeof admitPod>): void {
+  if (err) throw err;
+}
+
+function podStrategy(look: Lookups): Strategy {
   return {
     prepareForCreate(pod) {
+      const ns = pod.metadata.namespace;
+      refuse(
+        admitPod(pod, {
+          namespace: ns,
+          serviceAccount: (name) => look.get('', 'serviceaccounts', ns, name),
+          priorityFor: (name) => {
+            const pc = look.get('scheduling.k8s.io', 'priorityclasses', undefined, name);
+            return pc ? { value: pc.value, preemptionPolicy: pc.preemptionPolicy } : undefined;
+          },
+          defaultPriorityClass: () => {
+            const defaults = look.items('scheduling.k8s.io', 'priorityclasses').filter((pc) => pc.globalDefault);
+            defaults.sort((a, b) => a.value - b.value);
+            const d = defaults[0];
+            return d ? { name: d.metadata.name!, value: d.value, preemptionPolicy: d.preemptionPolicy } : undefined;
+          },
+          limitRanges: () => look.items('', 'limitranges', ns),
+        }),
+      );
       pod.status = { phase: 'Pending', qosClass: qosClass(pod) };
     },
     prepareForUpdate(next, old) {
@@ -122,6 +151,46 @@ function namespaceStrategy(): Strategy {
   };
 }
 
+const JOB_UID_LABEL = 'batch.kubernetes.io/controller-uid';
+
+function jobStrategy(): Strategy {
+  return {
+    prepareForCreate(job) {
+      job.status = {};
+      // Upstream generates the selector from the Job's uid unless manualSelector is set.
+      if (!job.spec?.manualSelector) {
+        const uid = job.metadata.uid!;
+        const name = job.metadata.name!;
+        job.spec.selector = { matchLabels: { [JOB_UID_LABEL]: uid } };
+        const tmeta = (job.spec.template.metadata ??= {});
+        tmeta.labels = {
+          ...(tmeta.labels ?? {}),
+          [JOB_UID_LABEL]: uid,
+          'batch.kubernetes.io/job-name': name,
+          'controller-uid': uid,
+          'job-name': name,
+        };
+      }
+    },
+  };
+}
+
+const DS_TEMPLATE_GENERATION = 'deprecated.daemonset.template.generation';
+
+function daemonSetStrategy(): Strategy {
+  return {
+    prepareForCreate(ds) {
+      ds.status = {};
+      ds.metadata.annotations = { ...(ds.metadata.annotations ?? {}), [DS_TEMPLATE_GENERATION]: '1' };
+    },
+    prepareForUpdate(next, old) {
+      const prev = Number(old.metadata.annotations?.[DS_TEMPLATE_GENERATION] ?? '1');
+      const changed = JSON.stringify(next.spec?.template) !== JSON.stringify(old.spec?.template);
+      next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [DS_TEMPLATE_GENERATION]: String(changed ? prev + 1 : prev) };
+    },
+  };
+}
+
 function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strategy {
   const services = () => opts.cache.resource(info()).items.values();
   const ips = new ServiceIPAllocator(opts.serviceClusterIPRange, function* () {
@@ -134,21 +203,6 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
   });
   const needsNodePorts = (svc: KObject) => svc.spec?.type === 'NodePort' || svc.spec?.type === 'LoadBalancer';
   const fail = (svc: KObject, errs: FieldError[]) => invalid({ group: '', kind: 'Service' }, svc.metadata.name ?? '', errs);
-
-  const defaults = (svc: KObject) => {
-    const spec = (svc.spec ??= {});
-    spec.type ??= 'ClusterIP';
-    if (spec.type !== 'ExternalName') {
-      spec.sessionAffinity ??= 'None';
-      spec.internalTrafficPolicy ??= 'Cluster';
-    }
-    for (const p of spec.ports ?? []) {
-      p.protocol ??= 'TCP';
-      if (spec.type !== 'ExternalName' && p.targetPort === undefined) p.targetPort = p.port;
-    }
-    if (needsNodePorts(svc)) spec.externalTrafficPolicy ??= 'Cluster';
-    if (spec.type === 'LoadBalancer') spec.allocateLoadBalancerNodePorts ??= true;
-  };
 
   /** Allocates clusterIP and nodePorts as needed; returns the release of reservations. */
   const allocateFor = (svc: KObject, old: KObject | undefined): (() => void) => {
@@ -216,7 +270,7 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
   // Reservations of an update are held until the write is visible in the cache.
   return {
     prepareForCreate(svc) {
-      defaults(svc);
+      svc.spec ??= {};
       svc.status = { loadBalancer: {} };
     },
     validate(svc) {
@@ -238,7 +292,7 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
       return allocateFor(svc, undefined);
     },
     prepareForUpdate(next, old) {
-      defaults(next);
+      next.spec ??= {};
       // The update's allocation is released right away: a failed write leaves the
       // stored Services (the allocator's source of truth) unchanged.
       allocateFor(next, old)();
@@ -257,13 +311,55 @@ function genericStrategy(info: ResourceInfo): Strategy {
 
 export function createStrategies(opts: StrategyOptions, all: ResourceInfo[]): (info: ResourceInfo) => Strategy {
   const find = (group: string, plural: string) => all.find((r) => r.group === group && r.plural === plural)!;
+  const look: Lookups = {
+    items(group, plural, namespace) {
+      const out: KObject[] = [];
+      for (const c of opts.cache.resource(find(group, plural)).items.values()) {
+        if (namespace === undefined || c.obj.metadata.namespace === namespace) out.push(c.obj);
+      }
+      return out;
+    },
+    get(group, plural, namespace, name) {
+      const info = find(group, plural);
+      const key = info.namespaced ? `${info.storagePrefix}/${namespace}/${name}` : `${info.storagePrefix}/${name}`;
+      return opts.cache.resource(info).items.get(key)?.obj;
+    },
+  };
+  const withAdmission = (base: Strategy, admit: (obj: KObject) => void): Strategy => ({
+    ...base,
+    prepareForCreate(obj, ctx) {
+      admit(obj);
+      base.prepareForCreate?.(obj, ctx);
+    },
+  });
   const map = new Map<ResourceInfo, Strategy>();
   for (const info of all) {
     let s: Strategy;
-    if (info.group === '' && info.plural === 'pods') s = podStrategy();
-    else if (info.group === '' && info.plural === 'namespaces') s = namespaceStrategy();
-    else if (info.group === '' && info.plural === 'services') s = serviceStrategy(opts, () => find('', 'services'));
-    else s = genericStrategy(info);
+    const id = `${info.group}/${info.plural}`;
+    if (id === '/pods') s = podStrategy(look);
+    else if (id === '/namespaces') s = namespaceStrategy();
+    else if (id === '/services') s = serviceStrategy(opts, () => find('', 'services'));
+    else if (id === 'batch/jobs') s = jobStrategy();
+    else if (id === 'apps/daemonsets') s = daemonSetStrategy();
+    else if (id === '/nodes') s = withAdmission(genericStrategy(info), (n) => refuse(admitNode(n)));
+    else if (id === '/persistentvolumes') {
+      s = withAdmission(
+        {
+          prepareForCreate(pv, ctx) {
+            pv.status = { phase: 'Pending', lastPhaseTransitionTime: new Date(Math.floor(ctx.now / 1000) * 1000).toISOString().replace('.000Z', 'Z') };
+          },
+        },
+        (pv) => refuse(admitPersistentVolume(pv)),
+      );
+    } else if (id === '/persistentvolumeclaims') {
+      s = withAdmission(genericStrategy(info), (pvc) =>
+        refuse(admitPersistentVolumeClaim(pvc, { classes: () => look.items('storage.k8s.io', 'storageclasses') })),
+      );
+    } else if (id === 'networking.k8s.io/ingresses') {
+      s = withAdmission(genericStrategy(info), (ing) =>
+        refuse(admitIngress(ing, { classes: () => look.items('networking.k8s.io', 'ingressclasses') })),
+      );
+    } else s = genericStrategy(info);
     map.set(info, s);
   }
   return (info) => map.get(info) ?? {};

@@ -29,6 +29,7 @@ import { decodeKubernetesProtobuf } from '../api/protobuf.ts';
 import { checkFields as schemaCheck } from '../api/schema.ts';
 import { deleteReturnsObject } from '../api/generated/openapi-operations.ts';
 import { applyPatch, patchTypeFromContentType } from './patch.ts';
+import { defaultManager, patchOptionsError, serverSideApply } from './apply/fieldmanager.ts';
 import type { CachedObject } from './cache.ts';
 import type { View } from './views.ts';
 import type { TablePrinter } from '../api/printers.ts';
@@ -302,7 +303,7 @@ export class ApiHandler {
       signal: req.signal,
       user: req.user,
       dryRun: parseDryRun(q),
-      fieldManager: q.get('fieldManager') ?? undefined,
+      fieldManager: q.get('fieldManager') || defaultManager(header(req, 'user-agent')),
     };
     if (info.group === '' && info.plural === 'componentstatuses') {
       return this.componentStatusesRoute(req, res, route, q);
@@ -669,7 +670,7 @@ export class ApiHandler {
     const info = r.resource!;
     if (r.subresource === 'scale') {
       const { obj: scale } = await this.readObject(req, info, q, { apiVersion: 'autoscaling/v1', kind: 'Scale' });
-      const updated = await this.writeScale(info, r, ctx, () => scale);
+      const updated = await this.writeScale(info, r, { ...ctx, managedFieldsSubresource: 'scale' }, () => scale);
       return sendJSON(res, 200, updated);
     }
     const { obj, warnings } = await this.readObject(req, info, q);
@@ -693,6 +694,14 @@ export class ApiHandler {
   private async patch(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query, ctx: RequestContext): Promise<void> {
     const info = r.resource!;
     const ct = header(req, 'content-type') ?? '';
+    const isApply = ct.split(';')[0].trim().toLowerCase() === 'application/apply-patch+yaml';
+    const optsErr = patchOptionsError({
+      apply: isApply,
+      fieldManager: q.get('fieldManager') ?? undefined,
+      force: q.has('force') ? boolParam(q, 'force') : undefined,
+    });
+    if (optsErr) throw optsErr;
+    if (isApply) return this.serverSideApply(req, res, r, q, ctx);
     const type = patchTypeFromContentType(ct);
     if (!type) {
       throw new StatusError({
@@ -707,7 +716,7 @@ export class ApiHandler {
     }
     const body = (await req.body(MAX_BODY)).toString('utf8');
     if (r.subresource === 'scale') {
-      const updated = await this.writeScale(info, r, ctx, (cur) =>
+      const updated = await this.writeScale(info, r, { ...ctx, managedFieldsSubresource: 'scale' }, (cur) =>
         applyPatch(type, cur, body, { group: 'autoscaling', version: 'v1', kind: 'Scale' }) as KObject,
       );
       return sendJSON(res, 200, updated);
@@ -734,6 +743,62 @@ export class ApiHandler {
       { ...ctx, subresource: (r.subresource ?? '') as Subresource },
     );
     this.respondObject(req, res, info, out.obj, 200, undefined, q, warnings);
+  }
+
+  /** PATCH with application/apply-patch+yaml: server-side apply, creating the object when it is missing. */
+  private async serverSideApply(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query, ctx: RequestContext): Promise<void> {
+    const info = r.resource!;
+    const text = (await req.body(MAX_BODY)).toString('utf8');
+    let applied: unknown;
+    try {
+      applied = parseYaml(text);
+    } catch (e) {
+      throw badRequest(`error decoding YAML: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (!isObject(applied)) throw badRequest('error decoding YAML: the body is not an object');
+    const body = applied as KObject;
+    const gvk = { group: info.group, version: info.version, kind: info.kind };
+    const opts = {
+      gvk,
+      applied: body,
+      manager: q.get('fieldManager')!,
+      force: boolParam(q, 'force'),
+      subresource: r.subresource,
+      now: nowTimestamp(),
+      statusSubresource: info.subresources.includes('status'),
+    };
+    const checkName = (next: KObject) => {
+      if (next.metadata?.name !== r.name) {
+        throw badRequest(`the name of the object (${next.metadata?.name ?? ''}) does not match the name on the URL (${r.name})`);
+      }
+      if (info.namespaced && next.metadata.namespace && next.metadata.namespace !== r.namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+    };
+    const out = await this.registry.update(
+      this.storageOf(info),
+      r.namespace,
+      r.name!,
+      (stored) => {
+        const next = serverSideApply({ ...opts, current: this.present(info, stored) });
+        checkName(next);
+        // Only a resourceVersion the configuration itself sets is a precondition.
+        if (body.metadata?.resourceVersion === undefined) delete next.metadata.resourceVersion;
+        return this.toStorage(info, next);
+      },
+      {
+        ...ctx,
+        fieldManager: opts.manager,
+        applied: true,
+        subresource: (r.subresource ?? '') as Subresource,
+        createIfMissing: () => {
+          const next = serverSideApply(opts);
+          checkName(next);
+          return this.toStorage(info, next);
+        },
+      },
+    );
+    this.respondObject(req, res, info, out.obj, out.created ? 201 : 200, undefined, q);
   }
 
   private async writeScale(info: ResourceInfo, r: RouteInfo, ctx: RequestContext, next: (cur: KObject) => KObject): Promise<KObject> {

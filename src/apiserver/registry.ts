@@ -21,6 +21,7 @@ import {
 } from '../api/errors.ts';
 import { validateObjectMetaFor, validateUpdateObjectMeta } from '../api/validation.ts';
 import { applyDefaults } from '../api/defaults.ts';
+import { recordUpdate } from './apply/fieldmanager.ts';
 import type { Store, KeyValue } from '../storage/store.ts';
 import { CompactedError } from '../storage/store.ts';
 import { type CachedObject, decodeStored, dispatch, type WatchCache, type Watcher } from './cache.ts';
@@ -31,6 +32,10 @@ export interface RequestContext {
   dryRun?: boolean;
   user?: { name: string; groups: string[] };
   fieldManager?: string;
+  /** Server-side apply computed managedFields itself: the registry records nothing. */
+  applied?: boolean;
+  /** The subresource a write came through, for managedFields (a /scale write is an object write otherwise). */
+  managedFieldsSubresource?: string;
 }
 
 export interface ListOptions {
@@ -391,6 +396,15 @@ export class Registry {
     // defaults again as upstream's read back from storage would.
     const gvk = { group: info.group, version: info.version, kind: info.kind };
     applyDefaults(gvk, obj);
+    if (!ctx.applied) {
+      recordUpdate({
+        gvk,
+        next: obj,
+        manager: ctx.fieldManager ?? '',
+        now: nowTimestamp(this.now()),
+        statusSubresource: info.subresources.includes('status'),
+      });
+    }
     strategy.prepareForCreate?.(obj, sctx);
     applyDefaults(gvk, obj);
     const errs = validateObjectMetaFor(this.gr(info), meta, { namespaced: info.namespaced });
@@ -448,7 +462,7 @@ export class Registry {
       }
       // An unconditional update applies to the version just read.
       if (isObject(draft.metadata)) draft.metadata.resourceVersion = old.metadata.resourceVersion;
-      const next = this.prepareUpdate(info, strategy, sctx, draft, old, ctx.subresource ?? '');
+      const next = this.prepareUpdate(info, strategy, sctx, draft, old, ctx.subresource ?? '', ctx);
       if (specOf(next) === specOf(old) && JSON.stringify(next.metadata) === JSON.stringify(old.metadata) && JSON.stringify(next.status) === JSON.stringify(old.status)) {
         // A no-op write keeps the resourceVersion, as upstream.
         return { obj: old, created: false };
@@ -487,6 +501,7 @@ export class Registry {
     draft: KObject,
     old: KObject,
     sub: Subresource,
+    ctx: RequestContext = {},
   ): KObject {
     if (!isObject(draft) || !isObject(draft.metadata)) {
       throw invalid({ group: info.group, kind: info.kind }, old.metadata.name ?? '', [
@@ -502,6 +517,8 @@ export class Registry {
       next = structuredClone(old);
       if (draft.status === undefined) delete next.status;
       else next.status = draft.status;
+      // An apply to /status recorded its managedFields on the draft (ResetObjectMetaForStatus keeps them).
+      if (ctx.applied) next.metadata.managedFields = draft.metadata.managedFields;
     } else {
       next = draft;
       next.apiVersion = apiVersionOf(info);
@@ -529,6 +546,17 @@ export class Registry {
       if (sub === '' && specOf(next) !== specOf(old)) m.generation = (om.generation ?? 1) + 1;
     } else if (om.generation !== undefined) m.generation = om.generation;
     else delete m.generation;
+    if (!ctx.applied && sub !== 'binding') {
+      recordUpdate({
+        gvk,
+        old,
+        next,
+        manager: ctx.fieldManager ?? '',
+        subresource: ctx.managedFieldsSubresource ?? sub,
+        now: nowTimestamp(this.now()),
+        statusSubresource: hasStatus,
+      });
+    }
     if (sub === '') strategy.prepareForUpdate?.(next, old, sctx);
     else if (sub === 'status') strategy.prepareForStatusUpdate?.(next, old, sctx);
     applyDefaults(gvk, next);

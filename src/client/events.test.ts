@@ -19,6 +19,7 @@ describe('event recorder', () => {
   after(async () => await t.close());
 
   it('writes core/v1 Events and folds identical repeats into count and lastTimestamp', async () => {
+    await c.create(ref.serviceaccounts, 'default', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
     const pod = await c.create(ref.pods, 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
     const b = new EventBroadcaster(c);
     const rec = b.newRecorder({ component: 'default-scheduler', host: 'node-1' });

@@ -26,6 +26,8 @@ for (const kind of ['https', 'inprocess'] as const) {
       t = await startClientTestServer();
       c = t.client(kind);
       await c.create(ref.namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+      // Pods need their service account (admission); no serviceaccount controller runs here.
+      await c.create(ref.serviceaccounts, ns, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
     });
     after(async () => await t.close());
 

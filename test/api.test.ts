@@ -147,6 +147,18 @@ describe('bad input gets a 4xx Status and the server keeps serving', () => {
     assert.equal(r.status, 201);
     assert.equal(r.headers.warning, '299 - "unknown field \\"spec\\""');
     assert.equal((await api.json('DELETE', `${cmPath}/warned`)).status, 200);
+    const dup = '{"metadata":{"name":"dup","name":"dup"},"data":{"a":"1","a":"2"},"spec":1}';
+    r = await api.request('POST', `${cmPath}?fieldValidation=Strict`, dup);
+    assert.equal(r.status, 400);
+    assert.equal(
+      JSON.parse(r.body).message,
+      'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "spec", duplicate field "metadata.name", duplicate field "data.a"',
+    );
+    r = await api.request('POST', cmPath, dup);
+    assert.equal(r.status, 201);
+    assert.equal(r.headers.warning, '299 - "unknown field \\"spec\\"", 299 - "duplicate field \\"metadata.name\\"", 299 - "duplicate field \\"data.a\\""');
+    assert.deepEqual(JSON.parse(r.body).data, { a: '2' });
+    assert.equal((await api.json('DELETE', `${cmPath}/dup`)).status, 200);
   });
 });
 

@@ -27,6 +27,7 @@ import { parseLabelSelector, labelSelectorFromAPI } from '../api/selectors.ts';
 import { parseFieldSelectorFor, fieldsFor } from '../api/fieldselectors.ts';
 import { decodeKubernetesProtobuf } from '../api/protobuf.ts';
 import { checkFields as schemaCheck } from '../api/schema.ts';
+import { duplicateFields } from '../api/duplicates.ts';
 import { deleteReturnsObject } from '../api/generated/openapi-operations.ts';
 import { applyPatch, patchTypeFromContentType } from './patch.ts';
 import { defaultManager, patchOptionsError, serverSideApply } from './apply/fieldmanager.ts';
@@ -187,15 +188,15 @@ export class ApiHandler {
   }
 
   /** fieldValidation: Strict refuses unknown fields, Warn (the default) reports them, Ignore drops the check. */
-  private checkFields(info: ResourceInfo, want: { apiVersion: string; kind: string }, obj: KObject, q: Query): string[] {
+  private checkFields(info: ResourceInfo, want: { apiVersion: string; kind: string }, obj: KObject, q: Query, duplicates: string[] = []): string[] {
     const storage = this.storageOf(info);
     if (this.custom?.isCustom(storage)) {
       const mode = fieldValidationMode(q);
       const [, v] = want.apiVersion.split('/');
       const unknown = mode === 'Ignore' ? [] : this.custom.unknownFields(storage, obj);
-      return unknownFieldOutcome(mode, want.kind, v, unknown);
+      return unknownFieldOutcome(mode, want.kind, v, unknown, duplicates);
     }
-    return checkFields(info, want, obj, q);
+    return checkFields(info, want, obj, q, duplicates);
   }
 
   /** The resource whose storage serves `info` (itself, unless it is a view). */
@@ -548,7 +549,10 @@ export class ApiHandler {
     if (body.metadata !== undefined && !isObject(body.metadata)) {
       throw badRequest(`${want.kind} in version "${want.apiVersion.split('/').pop()}" cannot be handled as a ${want.kind}: json: cannot unmarshal ${typeof body.metadata} into Go struct field ${want.kind}.metadata of type v1.ObjectMeta`);
     }
-    const warnings = this.checkFields(info, want, body as KObject, q);
+    // JSON.parse keeps the last of duplicate keys; the strict decoder reports them.
+    const ct = (header(req, 'content-type') ?? 'application/json').split(';')[0].trim().toLowerCase();
+    const duplicates = ct.endsWith('json') && fieldValidationMode(q) !== 'Ignore' ? duplicateFields(buf.toString('utf8')) : [];
+    const warnings = this.checkFields(info, want, body as KObject, q, duplicates);
     return { obj: body as KObject, warnings };
   }
 
@@ -940,16 +944,16 @@ function fieldValidationMode(q: Query): 'Strict' | 'Warn' | 'Ignore' {
   return mode;
 }
 
-function unknownFieldOutcome(mode: 'Strict' | 'Warn' | 'Ignore', kind: string, version: string, unknown: string[]): string[] {
-  if (!unknown.length || mode === 'Ignore') return [];
-  const msgs = unknown.map((f) => `unknown field "${f}"`);
+function unknownFieldOutcome(mode: 'Strict' | 'Warn' | 'Ignore', kind: string, version: string, unknown: string[], duplicates: string[] = []): string[] {
+  if ((!unknown.length && !duplicates.length) || mode === 'Ignore') return [];
+  const msgs = [...unknown.map((f) => `unknown field "${f}"`), ...duplicates.map((f) => `duplicate field "${f}"`)];
   if (mode === 'Strict') {
     throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: strict decoding error: ${msgs.join(', ')}`);
   }
   return msgs;
 }
 
-function checkFields(info: ResourceInfo, want: { apiVersion: string; kind: string }, obj: KObject, q: Query): string[] {
+function checkFields(info: ResourceInfo, want: { apiVersion: string; kind: string }, obj: KObject, q: Query, duplicates: string[] = []): string[] {
   const mode = fieldValidationMode(q);
   const [g, v] = want.apiVersion.includes('/') ? want.apiVersion.split('/') : ['', want.apiVersion];
   const { unknown, typeErrors } = schemaCheck({ group: g, version: v, kind: want.kind }, obj);
@@ -958,7 +962,7 @@ function checkFields(info: ResourceInfo, want: { apiVersion: string; kind: strin
     throw badRequest(`${want.kind} in version "${v}" cannot be handled as a ${want.kind}: ${typeErrors[0]}`);
   }
   void info;
-  return unknownFieldOutcome(mode, want.kind, v, unknown);
+  return unknownFieldOutcome(mode, want.kind, v, unknown, duplicates);
 }
 
 /** The autoscaling/v1 Scale view of a scalable object. */

@@ -10,6 +10,8 @@
 //               and the Table form kubectl asks for, limit=500
 //   watch       `--watchers` watch streams on a namespace; `--writes` creates, one at a
 //               time; delivery latency from the create request's start to each watcher
+//   sim         simulated nodes (bench/sim.ts, in its own process): nodes registered/s,
+//               idle heartbeat CPU per 1,000 nodes, memory per 10,000 pods (--no-sim skips)
 //
 // The apiserver and the bare server each run in their own process (node src/cli/main.ts
 // server; node bench/bare-server.ts); the client load runs here. Sizes are flags:
@@ -17,7 +19,7 @@
 //   node bench/run.ts [--quick] [--protocols h1,h2] [--concurrency 32] [--creates 10000]
 //                     [--gets 20000] [--pods 5000] [--list-runs 20] [--watchers 100]
 //                     [--writes 500] [--write-interval-ms 5] [--rounds 3] [--cpu-prof]
-//                     [--out bench/results]
+//                     [--no-sim] [--out bench/results]
 //
 // Throughput figures are the best of --rounds (bare and apiserver alternate within a
 // round). A figure whose client process was near 100% CPU is marked client-bound: the
@@ -34,6 +36,7 @@ import { rawSqliteInsertsPerSecond } from '../src/storage/sqlite-baseline.ts';
 import { createClient, percentile, readAdminCredentials, runConcurrent, type Client, type Protocol, type StreamHandle } from './client.ts';
 import { processCpuMs, startChild, type Child } from './processes.ts';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
+import { formatSimTable, runSimBenchChild } from './sim.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -51,6 +54,7 @@ const { values: flags } = parseArgs({
     'write-interval-ms': { type: 'string' },
     rounds: { type: 'string' },
     'cpu-prof': { type: 'boolean' },
+    'no-sim': { type: 'boolean' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -455,6 +459,9 @@ try {
   for (const ns of [NS_CONFIGMAPS, NS_PODS, NS_WATCH]) {
     const res = await api.request('POST', '/api/v1/namespaces', { body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }) });
     expectStatus(res, { want: [201, 409], what: `create namespace ${ns}` });
+    // Pods need their namespace's default ServiceAccount (admission); no controller runs here.
+    const sa = await api.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { body: JSON.stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }) });
+    expectStatus(sa, { want: [201, 409], what: `create serviceaccount ${ns}/default` });
   }
   // The bare server answers with a real create response, so both sides send the same bytes.
   const sample = await api.request('POST', `/api/v1/namespaces/${NS_CONFIGMAPS}/configmaps`, { body: configMap('sample') });
@@ -487,6 +494,12 @@ try {
   const serverCpuTotalMs = processCpuMs(apiChild.proc.pid);
   await apiChild.stop();
 
+  let sim;
+  if (!flags['no-sim']) {
+    log('simulated nodes (node bench/sim.ts)');
+    sim = await runSimBenchChild(quick ? ['--quick'] : []);
+  }
+
   let profile: (ProfileSummary & { file: string }) | undefined;
   if (config.cpuProfile) {
     const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
@@ -507,6 +520,7 @@ try {
     watch,
     serverCpuTotalMs,
     profile,
+    sim,
   };
   await mkdir(outDir, { recursive: true });
   const json = JSON.stringify(result, null, 2) + '\n';
@@ -515,6 +529,7 @@ try {
   await writeFile(join(outDir, 'latest.json'), json);
 
   process.stdout.write(formatTable(result) + '\n');
+  if (sim) process.stdout.write('\n' + formatSimTable(sim) + '\n');
   if (profile) process.stdout.write(`\napiserver CPU profile (${profile.file}):\n${formatProfile({ ...profile, topSelf: profile.topSelf.slice(0, 15), topInclusive: profile.topInclusive.slice(0, 15), byFile: profile.byFile.slice(0, 10) })}\n`);
   process.stdout.write(`\nwrote ${file}\n`);
 } catch (e) {

@@ -7,12 +7,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { startApiServer } from '../apiserver/server.ts';
 import { mergeKubeconfig } from '../client/kubeconfig.ts';
 import { createLogger } from './log.ts';
+import { startInProcessSimPool, startKubeconfigSimPool, type SimPool } from '../kubelet/sim/index.ts';
+import { PodCIDRAllocator, suggestClusterCidr } from '../kubelet/sim/ipam.ts';
 
 const USAGE = `skiff: a Kubernetes written in TypeScript
 
 Usage:
   skiff up       [flags]   start a cluster (control plane) and print its KUBECONFIG
   skiff server   [flags]   start the control plane only
+  skiff agent --sim [flags] start simulated nodes against a running control plane
   skiff version            print the version
 
 Flags:
@@ -26,6 +29,16 @@ Flags:
   --service-node-port-range RANGE      NodePort range (default 30000-32767)
   --token-auth-file FILE               static bearer tokens (CSV: token,user,uid,"group1,group2")
   --no-merge-kubeconfig                do not merge the admin kubeconfig into ~/.kube/config
+  --sim-nodes N                        (up) also run N simulated nodes in this process
+  --pod-network-cidr CIDR              pod range the nodes' podCIDRs (a /24 each) come from
+                                       (default 10.244.0.0/16; with more simulated nodes than it
+                                       holds, up picks a larger range and says which)
+
+Agent flags (skiff agent --sim):
+  --nodes N                            number of simulated nodes (default 1)
+  --kubeconfig FILE                    where the control plane is (default $KUBECONFIG, then ~/.kube/config)
+  --node-name-prefix P                 node names are P0, P1, ... (default "sim-")
+  --pod-network-cidr CIDR              as above
 `;
 
 const FLAGS = {
@@ -38,8 +51,49 @@ const FLAGS = {
   'service-node-port-range': { type: 'string' },
   'token-auth-file': { type: 'string' },
   'no-merge-kubeconfig': { type: 'boolean' },
+  'sim-nodes': { type: 'string' },
+  'pod-network-cidr': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+const AGENT_FLAGS = {
+  sim: { type: 'boolean' },
+  nodes: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'node-name-prefix': { type: 'string' },
+  'pod-network-cidr': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const DEFAULT_POD_NETWORK_CIDR = '10.244.0.0/16';
+
+function count(flag: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: not a number of nodes: ${v}`);
+  return n;
+}
+
+/**
+ * The pod range for `nodes` simulated nodes: the one given (it must hold them), else the
+ * default when it does, else a larger range outside the service range (said in the log).
+ */
+function podNetworkFor(nodes: number, given: string | undefined, log: (m: string, f?: Record<string, unknown>) => void): string {
+  const cidr = given ?? DEFAULT_POD_NETWORK_CIDR;
+  const capacity = new PodCIDRAllocator(cidr).capacity;
+  if (nodes <= capacity) return cidr;
+  if (given) throw new Error(`--pod-network-cidr ${given} holds ${capacity} node /24 subnets, fewer than ${nodes} nodes: use e.g. ${suggestClusterCidr(nodes)}`);
+  const wider = suggestClusterCidr(nodes);
+  log('pod network widened for the simulated nodes', { default: cidr, holds: capacity, nodes, podNetworkCIDR: wider });
+  return wider;
+}
+
+async function startSimNodes(start: (podNetwork: string) => Promise<SimPool>, nodes: number, podNetwork: string, log: (m: string, f?: Record<string, unknown>) => void): Promise<SimPool> {
+  const started = performance.now();
+  const pool = await start(podNetwork);
+  log('simulated nodes ready', { nodes, seconds: ((performance.now() - started) / 1000).toFixed(2), podNetworkCIDR: podNetwork });
+  return pool;
+}
 
 export function defaultDataDir(name: string): string {
   const base = process.env.XDG_DATA_HOME || path.join(homedir(), '.local', 'share');
@@ -57,6 +111,10 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
   const log = createLogger('apiserver');
   const port = values['bind-port'] !== undefined ? Number(values['bind-port']) : 6443;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--bind-port: invalid port ${values['bind-port']}`);
+  if (role !== 'up' && values['sim-nodes'] !== undefined) throw new Error('--sim-nodes is a flag of skiff up');
+  const simNodes = count('--sim-nodes', values['sim-nodes'], 0);
+  const simLog = createLogger('sim');
+  const podNetwork = simNodes > 0 ? podNetworkFor(simNodes, values['pod-network-cidr'], simLog) : '';
   const started = performance.now();
   const server = await startApiServer({
     dataDir,
@@ -70,6 +128,11 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     log,
   });
   log('control plane ready', { role, seconds: ((performance.now() - started) / 1000).toFixed(2) });
+  const sims = new AbortController();
+  let pool: SimPool | undefined;
+  if (simNodes > 0) {
+    pool = await startSimNodes((cidr) => startInProcessSimPool(server, { nodes: simNodes, clusterCIDR: cidr, log: simLog }, sims.signal), simNodes, podNetwork, simLog);
+  }
   if (role === 'up' && !values['no-merge-kubeconfig']) {
     const kubeDir = path.join(homedir(), '.kube');
     const target = path.join(kubeDir, 'config');
@@ -91,7 +154,43 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     if (stopping) return;
     stopping = true;
     log('shutting down', { signal });
+    sims.abort();
+    await pool?.close();
     await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function runAgent(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: AGENT_FLAGS, allowPositionals: false });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (!values.sim) {
+    throw new Error('skiff agent runs simulated nodes only so far: pass --sim (the containerd kubelet is not there yet)');
+  }
+  const log = createLogger('sim');
+  const nodes = count('--nodes', values.nodes, 1);
+  const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(homedir(), '.kube', 'config');
+  const podNetwork = podNetworkFor(nodes, values['pod-network-cidr'], log);
+  const ac = new AbortController();
+  const pool = await startSimNodes(
+    (cidr) => startKubeconfigSimPool(kubeconfig, { nodes, clusterCIDR: cidr, namePrefix: values['node-name-prefix'], log }, ac.signal),
+    nodes,
+    podNetwork,
+    log,
+  );
+  process.stdout.write(`${nodes} simulated nodes running against ${kubeconfig}: ${pool.nodeNames().slice(0, 3).join(', ')}${nodes > 3 ? ', ...' : ''}\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('shutting down', { signal });
+    ac.abort();
+    await pool.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -104,6 +203,8 @@ export async function main(argv: string[]): Promise<void> {
     case 'up':
     case 'server':
       return runControlPlane(rest, cmd);
+    case 'agent':
+      return runAgent(rest);
     case 'version':
     case '--version':
       process.stdout.write('skiff v0.1.0 (Kubernetes v1.32)\n');

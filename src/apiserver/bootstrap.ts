@@ -89,7 +89,7 @@ export async function bootstrapCluster(registry: Registry, opts: BootstrapOption
       metadata: {
         name: 'kubernetes',
         namespace: 'default',
-        labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'endpointslicemirroring-controller.k8s.io' },
+        labels: { 'kubernetes.io/service-name': 'kubernetes' },
       },
       ...slice,
     },

@@ -20,7 +20,7 @@ async function ensure(registry: Registry, group: string, plural: string, obj: KO
   const cur = registry.peek(info, obj.metadata.namespace, obj.metadata.name!);
   if (!cur) {
     try {
-      await registry.create(info, obj.metadata.namespace, structuredClone(obj), {});
+      await registry.create(info, obj.metadata.namespace, structuredClone(obj), { internal: true, fieldManager: 'kube-apiserver' });
     } catch (e) {
       if (!isStatusError(e) || e.code !== 409) throw e;
     }
@@ -35,7 +35,7 @@ async function ensure(registry: Registry, group: string, plural: string, obj: KO
         reconcile(o);
         return o;
       },
-      {},
+      { internal: true, fieldManager: 'kube-apiserver' },
     );
   }
 }

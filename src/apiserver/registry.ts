@@ -21,6 +21,7 @@ import {
 } from '../api/errors.ts';
 import { validateObjectMetaFor, validateUpdateObjectMeta } from '../api/validation.ts';
 import { applyDefaults } from '../api/defaults.ts';
+import { decodeError, validateObject } from '../api/validation/index.ts';
 import { recordUpdate } from './apply/fieldmanager.ts';
 import type { Store, KeyValue } from '../storage/store.ts';
 import { CompactedError } from '../storage/store.ts';
@@ -36,6 +37,12 @@ export interface RequestContext {
   applied?: boolean;
   /** The subresource a write came through, for managedFields (a /scale write is an object write otherwise). */
   managedFieldsSubresource?: string;
+  /**
+   * A write of the apiserver's own bootstrap objects, which upstream writes straight to
+   * storage without the API's validation (the `kubernetes` Endpoints names the apiserver's
+   * own, possibly loopback, address).
+   */
+  internal?: boolean;
 }
 
 export interface ListOptions {
@@ -395,6 +402,8 @@ export class Registry {
     // Defaults as the decoder applies them, then the strategy (and admission), then
     // defaults again as upstream's read back from storage would.
     const gvk = { group: info.group, version: info.version, kind: info.kind };
+    const undecodable = decodeError(gvk, obj);
+    if (undecodable) throw badRequest(undecodable);
     applyDefaults(gvk, obj);
     if (!ctx.applied) {
       recordUpdate({
@@ -408,6 +417,7 @@ export class Registry {
     strategy.prepareForCreate?.(obj, sctx);
     applyDefaults(gvk, obj);
     const errs = validateObjectMetaFor(this.gr(info), meta, { namespaced: info.namespaced });
+    if (!ctx.internal) errs.push(...validateObject(gvk, obj));
     if (strategy.validate) errs.push(...strategy.validate(obj, sctx));
     this.invalidOrThrow(info, meta.name ?? '', errs);
     await this.checkNamespace(info, meta.namespace, ctx.signal);
@@ -511,6 +521,8 @@ export class Registry {
     let next: KObject;
     const hasStatus = info.subresources.includes('status');
     const gvk = { group: info.group, version: info.version, kind: info.kind };
+    const undecodable = decodeError(gvk, draft);
+    if (undecodable) throw badRequest(undecodable);
     applyDefaults(gvk, draft);
     if (sub === 'status') {
       // A write to /status changes status only (and nothing else of the object).
@@ -562,6 +574,7 @@ export class Registry {
     applyDefaults(gvk, next);
     const errs = validateUpdateObjectMeta(m, om);
     errs.push(...validateObjectMetaFor(this.gr(info), m, { namespaced: info.namespaced }));
+    if (sub === '' && !ctx.internal) errs.push(...validateObject(gvk, next, old));
     if (sub === '' && strategy.validateUpdate) errs.push(...strategy.validateUpdate(next, old, sctx));
     if (sub === 'status' && strategy.validateStatusUpdate) errs.push(...strategy.validateStatusUpdate(next, old, sctx));
     this.invalidOrThrow(info, om.name ?? '', errs);

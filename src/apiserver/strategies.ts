@@ -238,8 +238,11 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
           spec.ipFamilyPolicy ??= 'SingleStack';
         }
       } else {
+        // ExternalName services have no address of their own.
         delete spec.clusterIP;
         delete spec.clusterIPs;
+        delete spec.ipFamilies;
+        delete spec.ipFamilyPolicy;
       }
       if (needsNodePorts(svc) && !(spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === false)) {
         const oldPorts = new Set<number>((old?.spec?.ports ?? []).map((p: any) => p.nodePort).filter(Boolean));
@@ -272,21 +275,6 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
     prepareForCreate(svc) {
       svc.spec ??= {};
       svc.status = { loadBalancer: {} };
-    },
-    validate(svc) {
-      const errs: FieldError[] = [];
-      const spec = svc.spec ?? {};
-      const types = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
-      if (!types.includes(spec.type)) errs.push(fieldErr.notSupported('spec.type', spec.type, types));
-      if (spec.type !== 'ExternalName' && !(spec.ports?.length) && spec.clusterIP !== 'None') {
-        errs.push(fieldErr.required('spec.ports', ''));
-      }
-      (spec.ports ?? []).forEach((p: any, i: number) => {
-        if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
-          errs.push(fieldErr.invalid(`spec.ports[${i}].port`, p.port, 'must be between 1 and 65535, inclusive'));
-        }
-      });
-      return errs;
     },
     allocate(svc) {
       return allocateFor(svc, undefined);

@@ -51,3 +51,36 @@ describe('skiff server', () => {
     assert.equal(await exited2, 0);
   });
 });
+
+describe('skiff server runs the controllers', () => {
+  it('a new namespace gets its default ServiceAccount and kube-root-ca.crt; componentstatuses show the controller manager', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'skiff-cli-'));
+    dirs.push(dir);
+    const srv = await spawnServer(path.join(dir, 'data'));
+    const client = new TestApiClient(srv.kubeconfig);
+    try {
+      assert.equal((await client.json('POST', '/api/v1/namespaces', { metadata: { name: 'fresh' } })).status, 201);
+      const deadline = Date.now() + 15_000;
+      let sa = 0;
+      let cm = 0;
+      let cs: any;
+      while (Date.now() < deadline) {
+        sa = (await client.json('GET', '/api/v1/namespaces/fresh/serviceaccounts/default')).status;
+        cm = (await client.json('GET', '/api/v1/namespaces/fresh/configmaps/kube-root-ca.crt')).status;
+        cs = (await client.json('GET', '/api/v1/componentstatuses/controller-manager')).body;
+        if (sa === 200 && cm === 200 && cs.conditions?.[0]?.status === 'True') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(sa, 200);
+      assert.equal(cm, 200);
+      const ca = (await client.json('GET', '/api/v1/namespaces/fresh/configmaps/kube-root-ca.crt')).body.data['ca.crt'];
+      assert.equal(ca, await readFile(path.join(dir, 'data', 'pki', 'ca.crt'), 'utf8'));
+      assert.deepEqual(cs.conditions[0], { type: 'Healthy', status: 'True', message: 'ok' });
+    } finally {
+      client.close();
+      const exited = exitOf(srv.child);
+      srv.child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+  });
+});

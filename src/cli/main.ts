@@ -5,6 +5,10 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { startApiServer } from '../apiserver/server.ts';
+import { runControllerManager, startInProcessControllerManager } from './controller-manager.ts';
+import { allControllers } from '../controllers/all.ts';
+import { runDnsCommand } from './dns.ts';
+import { runProxyCommand } from './proxy.ts';
 import { mergeKubeconfig } from '../client/kubeconfig.ts';
 import { createLogger } from './log.ts';
 import { startInProcessSimPool, startKubeconfigSimPool, type SimPool } from '../kubelet/sim/index.ts';
@@ -16,6 +20,9 @@ Usage:
   skiff up       [flags]   start a cluster (control plane) and print its KUBECONFIG
   skiff server   [flags]   start the control plane only
   skiff agent --sim [flags] start simulated nodes against a running control plane
+  skiff controller-manager --kubeconfig FILE   run the controllers against a control plane
+  skiff dns   --kubeconfig FILE [--listen ADDR:PORT]   cluster DNS for *.svc.cluster.local
+  skiff proxy --kubeconfig FILE [--cleanup]   Services as one nftables table (needs root and nft)
   skiff version            print the version
 
 Flags:
@@ -127,6 +134,21 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     tokenAuthFile: values['token-auth-file'],
     log,
   });
+  // The controller manager runs in the control plane's process, talking to the
+  // apiserver only through the in-process client (same semantics as over HTTPS).
+  const controllers = new AbortController();
+  const controllerManager = startInProcessControllerManager(
+    server,
+    {
+      log: createLogger('controller-manager'),
+      controllers: allControllers({
+        rootCA: server.pki.caCertPem,
+        serviceCIDR: values['service-cluster-ip-range'] ?? '10.96.0.0/12',
+        ...(podNetwork ? { clusterCIDR: podNetwork } : values['pod-network-cidr'] ? { clusterCIDR: values['pod-network-cidr'] } : {}),
+      }),
+    },
+    controllers.signal,
+  );
   log('control plane ready', { role, seconds: ((performance.now() - started) / 1000).toFixed(2) });
   const sims = new AbortController();
   let pool: SimPool | undefined;
@@ -156,6 +178,8 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     log('shutting down', { signal });
     sims.abort();
     await pool?.close();
+    controllers.abort();
+    await controllerManager.done;
     await server.close();
     process.exit(0);
   };
@@ -203,6 +227,12 @@ export async function main(argv: string[]): Promise<void> {
     case 'up':
     case 'server':
       return runControlPlane(rest, cmd);
+    case 'controller-manager':
+      return runControllerManager(rest, allControllers());
+    case 'dns':
+      return runDnsCommand(rest);
+    case 'proxy':
+      return runProxyCommand(rest);
     case 'agent':
       return runAgent(rest);
     case 'version':

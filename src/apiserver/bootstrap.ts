@@ -133,7 +133,8 @@ export async function componentStatuses(registry: Registry, store: Store): Promi
     const l = registry.peek(leases, 'kube-system', lease)?.obj;
     const renew = l?.spec?.renewTime ? Date.parse(l.spec.renewTime) : NaN;
     const duration = (l?.spec?.leaseDurationSeconds ?? 15) * 1000;
-    if (l && Number.isFinite(renew) && Date.now() - renew <= duration) out.push(item(name, true, 'ok'));
+    // A released lease (no holder) means the component stopped cleanly.
+    if (l && l.spec?.holderIdentity && Number.isFinite(renew) && Date.now() - renew <= duration) out.push(item(name, true, 'ok'));
     else {
       out.push(
         item(

@@ -21,6 +21,8 @@ Usage:
   skiff server   [flags]   start the control plane only
   skiff agent --sim [flags] start simulated nodes against a running control plane
   skiff controller-manager --kubeconfig FILE   run the controllers against a control plane
+  skiff images import FILE.tar... | list   load image archives into the node's containerd / list its images
+  skiff doctor [--json]    check what real containers need and print what to install
   skiff dns   --kubeconfig FILE [--listen ADDR:PORT]   cluster DNS for *.svc.cluster.local
   skiff proxy --kubeconfig FILE [--cleanup]   Services as one nftables table (needs root and nft)
   skiff version            print the version
@@ -229,6 +231,10 @@ export async function main(argv: string[]): Promise<void> {
       return runControlPlane(rest, cmd);
     case 'controller-manager':
       return runControllerManager(rest, allControllers());
+    case 'images':
+      return (await import('./images.ts')).runImages(rest);
+    case 'doctor':
+      return (await import('./doctor.ts')).runDoctor(rest);
     case 'dns':
       return runDnsCommand(rest);
     case 'proxy':

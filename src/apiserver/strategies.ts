@@ -103,6 +103,12 @@ function podStrategy(look: Lookups): Strategy {
         }),
       );
       pod.status = { phase: 'Pending', qosClass: qosClass(pod) };
+      // A gated pod says so from its first version, as upstream's pod strategy does.
+      if (pod.spec?.schedulingGates?.length) {
+        pod.status.conditions = [
+          { type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: null, reason: 'SchedulingGated', message: 'Scheduling is blocked due to non-empty scheduling gates' },
+        ];
+      }
     },
     prepareForUpdate(next, old) {
       // spec.nodeName is set through the binding subresource only.

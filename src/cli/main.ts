@@ -8,6 +8,7 @@ import { startApiServer } from '../apiserver/server.ts';
 import { runControllerManager, startInProcessControllerManager } from './controller-manager.ts';
 import { allControllers } from '../controllers/all.ts';
 import { runDnsCommand } from './dns.ts';
+import { runSchedulerCommand, startInProcessScheduler } from './scheduler.ts';
 import { runProxyCommand } from './proxy.ts';
 import { mergeKubeconfig } from '../client/kubeconfig.ts';
 import { createLogger } from './log.ts';
@@ -21,6 +22,7 @@ Usage:
   skiff server   [flags]   start the control plane only
   skiff agent --sim [flags] start simulated nodes against a running control plane
   skiff controller-manager --kubeconfig FILE   run the controllers against a control plane
+  skiff scheduler [--scheduler-name N] [--config F] [--kubeconfig F]   an (extra) scheduler
   skiff images import FILE.tar... | list   load image archives into the node's containerd / list its images
   skiff doctor [--json]    check what real containers need and print what to install
   skiff dns   --kubeconfig FILE [--listen ADDR:PORT]   cluster DNS for *.svc.cluster.local
@@ -151,6 +153,16 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     },
     controllers.signal,
   );
+  // The scheduler, likewise in-process and leader-elected on kube-system/kube-scheduler.
+  const scheduling = new AbortController();
+  const scheduler = startInProcessScheduler(server, { log: createLogger('scheduler') }, scheduling.signal);
+  scheduler.done.catch((e) => {
+    // As kube-scheduler: losing leadership ends the process (a supervisor restarts it).
+    if (!scheduling.signal.aborted) {
+      log('scheduler stopped', { error: String((e as Error)?.message ?? e) });
+      process.exit(1);
+    }
+  });
   log('control plane ready', { role, seconds: ((performance.now() - started) / 1000).toFixed(2) });
   const sims = new AbortController();
   let pool: SimPool | undefined;
@@ -180,6 +192,8 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     log('shutting down', { signal });
     sims.abort();
     await pool?.close();
+    scheduling.abort();
+    await scheduler.done.catch(() => {});
     controllers.abort();
     await controllerManager.done;
     await server.close();
@@ -235,6 +249,8 @@ export async function main(argv: string[]): Promise<void> {
       return (await import('./images.ts')).runImages(rest);
     case 'doctor':
       return (await import('./doctor.ts')).runDoctor(rest);
+    case 'scheduler':
+      return runSchedulerCommand(rest);
     case 'dns':
       return runDnsCommand(rest);
     case 'proxy':

@@ -32,6 +32,8 @@ import type { Client } from '../src/client/types.ts';
 import { startInProcessSimPool } from '../src/kubelet/sim/index.ts';
 import { builtinControllers, startControllerManager } from '../src/controllers/manager.ts';
 import { CONTROLLER_MANAGER_USER, TEST_ADMIN, TestBinder } from '../src/controllers/testing.ts';
+import { clearNotReadyTaints } from '../src/scheduler/testing/cluster.ts';
+import { startInProcessScheduler } from '../src/cli/scheduler.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -40,6 +42,8 @@ export interface ControllersBenchConfig {
   replicas: number;
   nodes: number;
   concurrency: number;
+  /** Who binds pods: the real scheduler (default) or the controllers' test binder. */
+  binder: 'scheduler' | 'test';
 }
 
 export interface ControllersBenchResult {
@@ -157,8 +161,14 @@ export async function runControllersBench(config: ControllersBenchConfig, log: (
 
     // ---- the controller manager and the nodes
     const pool = await startInProcessSimPool(server, { nodes: config.nodes, concurrency: config.concurrency }, ac.signal);
-    const binder = new TestBinder(admin, pool.nodeNames());
-    await binder.start(ac.signal);
+    if (config.binder === 'test') {
+      const binder = new TestBinder(admin, pool.nodeNames());
+      await binder.start(ac.signal);
+    } else {
+      // No node-lifecycle controller runs here: lift the not-ready taint new nodes carry.
+      await clearNotReadyTaints(admin);
+      startInProcessScheduler(server, { log: () => {} }, ac.signal).done.catch(() => {});
+    }
     const manager = startControllerManager(
       { client: createClient(inProcessTransport(server, CONTROLLER_MANAGER_USER)), controllers: builtinControllers(), leaderElection: { enabled: false } },
       ac.signal,
@@ -249,7 +259,7 @@ function table(r: ControllersBenchResult): string {
     ['figure', 'value', 'baseline', 'ratio'],
     [`ReplicaSet of ${r.replicaset.replicas}: pods created/s`, String(r.replicaset.podsCreatedPerSecond), `${r.baseline.podsPerSecond} plain creates/s`, `${r.replicaset.ratioToBaseline}×`],
     ['  ... until status.replicas reports them (s)', String(r.replicaset.secondsToStatus), '', ''],
-    [`Deployment of ${r.deployment.replicas} on ${r.deployment.nodes} nodes: all Ready (s)`, String(r.deployment.secondsToAllReady), `${r.deployment.baselineSecondsToAllRunning} s for plain pods`, `${r.deployment.ratioToBaseline}×`],
+    [`Deployment of ${r.deployment.replicas} on ${r.deployment.nodes} nodes (${r.config.binder === 'test' ? 'test binder' : 'scheduler'}): all Ready (s)`, String(r.deployment.secondsToAllReady), `${r.deployment.baselineSecondsToAllRunning} s for plain pods`, `${r.deployment.ratioToBaseline}×`],
     ['  ... all pods created / all bound (s)', `${r.deployment.secondsToAllCreated} / ${r.deployment.secondsToAllBound}`, '', ''],
     ['peak RSS (MB)', String(r.rssMbPeak), '', ''],
   ];
@@ -266,6 +276,7 @@ if (import.meta.main) {
       concurrency: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean' },
+      'test-binder': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -279,6 +290,7 @@ if (import.meta.main) {
     replicas: Number(flags.replicas ?? (quick ? 200 : 1000)),
     nodes: Number(flags.nodes ?? (quick ? 20 : 100)),
     concurrency: Number(flags.concurrency ?? 32),
+    binder: flags['test-binder'] ? 'test' : 'scheduler',
   };
   const result = await runControllersBench(config, flags.json ? () => {} : (m) => process.stderr.write(m + '\n'));
   if (flags.json) {

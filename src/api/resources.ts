@@ -4,7 +4,7 @@
 // against the generated reference data); short names and categories are what
 // upstream's discovery reports, which the reference does not hold.
 
-export type SubresourceName = 'status' | 'scale' | 'binding' | 'eviction' | 'finalize';
+export type SubresourceName = 'status' | 'scale' | 'binding' | 'eviction' | 'finalize' | 'log' | 'exec' | 'attach' | 'portforward' | 'proxy';
 
 export interface ResourceInfo {
   group: string;
@@ -75,7 +75,7 @@ export const RESOURCES: ResourceInfo[] = [
     { plural: 'nodes', kind: 'Node', short: ['no'], sub: ['status'] },
     { plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: NS, short: ['pvc'], sub: ['status'] },
     { plural: 'persistentvolumes', kind: 'PersistentVolume', short: ['pv'], sub: ['status'] },
-    { plural: 'pods', kind: 'Pod', namespaced: NS, short: ['po'], all: true, sub: ['status', 'binding', 'eviction'] },
+    { plural: 'pods', kind: 'Pod', namespaced: NS, short: ['po'], all: true, sub: ['status', 'binding', 'eviction', 'log', 'exec', 'attach', 'portforward', 'proxy'] },
     { plural: 'podtemplates', kind: 'PodTemplate', namespaced: NS },
     {
       plural: 'replicationcontrollers',
@@ -95,7 +95,7 @@ export const RESOURCES: ResourceInfo[] = [
       namespaced: NS,
       short: ['svc'],
       all: true,
-      sub: ['status'],
+      sub: ['status', 'proxy'],
       verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
     },
   ]),
@@ -179,6 +179,14 @@ export function subresourceKind(r: ResourceInfo, sub: SubresourceName): { group:
       return { group: '', version: 'v1', kind: 'Binding' };
     case 'eviction':
       return { group: 'policy', version: 'v1', kind: 'Eviction' };
+    case 'exec':
+      return { group: '', version: 'v1', kind: 'PodExecOptions' };
+    case 'attach':
+      return { group: '', version: 'v1', kind: 'PodAttachOptions' };
+    case 'portforward':
+      return { group: '', version: 'v1', kind: 'PodPortForwardOptions' };
+    case 'proxy':
+      return { group: '', version: 'v1', kind: r.plural === 'services' ? 'ServiceProxyOptions' : 'PodProxyOptions' };
     default:
       return { group: r.group, version: r.version, kind: r.kind };
   }
@@ -191,6 +199,14 @@ export function subresourceVerbs(sub: SubresourceName): string[] {
       return ['create'];
     case 'finalize':
       return ['update'];
+    case 'log':
+      return ['get'];
+    case 'exec':
+    case 'attach':
+    case 'portforward':
+      return ['create', 'get'];
+    case 'proxy':
+      return ['create', 'delete', 'get', 'patch', 'update'];
     default:
       return ['get', 'patch', 'update'];
   }

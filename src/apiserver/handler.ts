@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import type { KObject } from '../api/object.ts';
 import { isObject } from '../api/object.ts';
 import type { ResourceInfo, ResourceTable } from '../api/resources.ts';
-import { apiVersionOf } from '../api/resources.ts';
+import { apiVersionOf, subresourceVerbs, type SubresourceName } from '../api/resources.ts';
 import {
   badRequest,
   conflict,
@@ -289,7 +289,7 @@ export class ApiHandler {
         return methodNotAllowed();
     }
     if ((verb === 'update' || verb === 'patch') && name === undefined) return methodNotAllowed();
-    const verbs = sub ? subVerbs(sub) : info.verbs;
+    const verbs = sub ? subresourceVerbs(sub as SubresourceName) : info.verbs;
     if (!verbs.includes(verb) && !(verb === 'watch' && name !== undefined && info.verbs.includes('watch'))) {
       return methodNotSupported({ group: info.group, resource: info.plural }, verb);
     }
@@ -912,18 +912,6 @@ export class ApiHandler {
       return sendJSON(res, 200, tb.table(items, {}));
     }
     sendJSON(res, 200, { kind: 'ComponentStatusList', apiVersion: 'v1', metadata: {}, items });
-  }
-}
-
-function subVerbs(sub: string): string[] {
-  switch (sub) {
-    case 'binding':
-    case 'eviction':
-      return ['create'];
-    case 'finalize':
-      return ['update'];
-    default:
-      return ['get', 'patch', 'update'];
   }
 }
 

@@ -20,6 +20,7 @@ import { CustomResources } from './crd/manager.ts';
 import { customOpenAPI } from './crd/openapi.ts';
 import type { View } from './views.ts';
 import { eventsView } from './views.ts';
+import { createStreaming, registryLookups, streamingTarget } from './streaming/index.ts';
 import { ApiHandler, type ApiRequest, type ApiResponse, sendJSON, sendStatus, toStatusError } from './handler.ts';
 import { Discovery, wantsAggregated } from './discovery.ts';
 import { ApiMetrics } from './metrics.ts';
@@ -287,6 +288,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return u ?? undefined;
   };
 
+  // Logs, exec, attach, port-forward and proxy go to the pod's kubelet (or the pod
+  // itself), authenticated with the apiserver's kubelet-client certificate.
+  const kubeletClient = await pki.issueClientCert('kube-apiserver-kubelet-client', ['kubeadm:cluster-admins']);
+  const streaming = createStreaming({ ...registryLookups(registry, table), kubeletTLS: { cert: kubeletClient.certPem, key: kubeletClient.keyPem }, log });
+
+  server.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    const user = authenticateRequest(req);
+    const target = streamingTarget(req.url ?? '/', user);
+    if (!user) return void socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    if (!target) return void socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    void streaming.handleUpgrade(req, socket as import('node:net').Socket, head, target);
+  });
+
   server.on('request', (req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse) => {
     const abort = new AbortController();
     // Only a response closed before it finished is an abort (a client gone mid-watch).
@@ -294,6 +308,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (!res.writableEnded) abort.abort();
     });
     const user = authenticateRequest(req);
+    const streamTarget = user ? streamingTarget(req.url ?? '/', user) : undefined;
+    if (streamTarget) return void streaming.handleStreaming(req, res, streamTarget);
     const apiReq: ApiRequest = {
       method: req.method ?? 'GET',
       url: req.url ?? '/',

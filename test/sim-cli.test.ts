@@ -57,7 +57,7 @@ describe('skiff up --sim-nodes and skiff agent --sim', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'skiff-simcli-'));
     const home = path.join(dir, 'home');
     const started = await skiff(
-      ['up', '--data-dir', path.join(dir, 'data'), '--bind-address', '127.0.0.1', '--bind-port', '0', '--advertise-address', '127.0.0.1', '--no-merge-kubeconfig', '--sim-nodes', '2'],
+      ['up', '--data-dir', path.join(dir, 'data'), '--bind-address', '127.0.0.1', '--bind-port', '0', '--advertise-address', '127.0.0.1', '--no-merge-kubeconfig', '--no-node', '--sim-nodes', '2'],
       /export KUBECONFIG=(\S+)\n/,
       home,
     );

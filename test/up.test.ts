@@ -19,7 +19,7 @@ after(async () => {
 async function up(dataDir: string, home: string): Promise<{ child: ChildProcess; kubeconfig: string }> {
   const child = spawn(
     process.execPath,
-    [path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'up', '--sim-nodes', '3', '--data-dir', dataDir, '--bind-address', '127.0.0.1', '--bind-port', '0', '--advertise-address', '127.0.0.1', '--no-merge-kubeconfig'],
+    [path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'up', '--sim-nodes', '3', '--data-dir', dataDir, '--bind-address', '127.0.0.1', '--bind-port', '0', '--advertise-address', '127.0.0.1', '--no-merge-kubeconfig', '--no-node'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: home } },
   );
   children.push(child);

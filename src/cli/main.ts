@@ -9,6 +9,9 @@ import { runControllerManager, startInProcessControllerManager } from './control
 import { allControllers } from '../controllers/all.ts';
 import { runDnsCommand } from './dns.ts';
 import { runSchedulerCommand, startInProcessScheduler } from './scheduler.ts';
+import { hostname } from 'node:os';
+import { startRealNode, type RealNode } from '../kubelet/node.ts';
+import { checkPrerequisites, installCommand } from '../kubelet/containerd/prereqs.ts';
 import { runProxyCommand } from './proxy.ts';
 import { mergeKubeconfig } from '../client/kubeconfig.ts';
 import { createLogger } from './log.ts';
@@ -41,6 +44,8 @@ Flags:
   --token-auth-file FILE               static bearer tokens (CSV: token,user,uid,"group1,group2")
   --no-merge-kubeconfig                do not merge the admin kubeconfig into ~/.kube/config
   --sim-nodes N                        (up) also run N simulated nodes in this process
+  --no-node                            (up) do not make this machine a node (real containers need root,
+                                       containerd, runc, CNI plugins and nft: see skiff doctor)
   --pod-network-cidr CIDR              pod range the nodes' podCIDRs (a /24 each) come from
                                        (default 10.244.0.0/16; with more simulated nodes than it
                                        holds, up picks a larger range and says which)
@@ -62,6 +67,7 @@ const FLAGS = {
   'service-node-port-range': { type: 'string' },
   'token-auth-file': { type: 'string' },
   'no-merge-kubeconfig': { type: 'boolean' },
+  'no-node': { type: 'boolean' },
   'sim-nodes': { type: 'string' },
   'pod-network-cidr': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -164,6 +170,36 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     }
   });
   log('control plane ready', { role, seconds: ((performance.now() - started) / 1000).toFixed(2) });
+  // `skiff up` makes this machine a node too (real containers through containerd) when
+  // it can: root, and what `skiff doctor` checks is installed; otherwise it says why.
+  const nodeStop = new AbortController();
+  let realNode: RealNode | undefined;
+  if (role === 'up' && !values['no-node']) {
+    const nodeLog = createLogger('kubelet');
+    const failed = checkPrerequisites().filter((c) => c.status === 'fail');
+    if (process.getuid?.() !== 0) nodeLog('not starting a node: real containers need root (run skiff up as root, or --no-node to silence this)');
+    else if (failed.length) nodeLog('not starting a node: skiff doctor checks fail', { failed: failed.map((c) => `${c.name}: ${c.detail}`), install: installCommand(failed) });
+    else {
+      try {
+        realNode = await startRealNode(
+          {
+            server,
+            clusterName: `skiff-${name}`,
+            dataDir: path.join(dataDir, 'node'),
+            nodeName: hostname().toLowerCase(),
+            clusterCIDR: podNetwork || values['pod-network-cidr'] || '10.244.0.0/16',
+            serviceCIDR: values['service-cluster-ip-range'] ?? '10.96.0.0/12',
+            clusterDNS: ['10.96.0.10'],
+            log: nodeLog,
+          },
+          nodeStop.signal,
+        );
+        nodeLog('node ready', { node: realNode.kubelet.nodeName, podCIDR: realNode.podCIDR, kubeletPort: realNode.server.port });
+      } catch (e) {
+        nodeLog('node failed to start; continuing without it', { error: (e as Error).message });
+      }
+    }
+  }
   const sims = new AbortController();
   let pool: SimPool | undefined;
   if (simNodes > 0) {
@@ -190,6 +226,9 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     if (stopping) return;
     stopping = true;
     log('shutting down', { signal });
+    nodeStop.abort();
+    // Pods keep running; the next `skiff up` adopts them.
+    await realNode?.stop();
     sims.abort();
     await pool?.close();
     scheduling.abort();

@@ -59,6 +59,15 @@ export interface KubeletOptions {
   labels?: Record<string, string>;
   /** The volume manager's mounts per container name. */
   mountPod?: (pod: KObject) => Promise<Map<string, Input<Mount>[]>>;
+  /** The volume manager's cleanup of a pod that is gone. */
+  unmountPod?: (uid: string) => Promise<void>;
+  /** The port of the kubelet's API (Node status.daemonEndpoints.kubeletEndpoint.Port; 10250 when absent). */
+  kubeletPort?: number;
+  /**
+   * Runs after the Node is registered (its lease renewing) and before any pod is synced:
+   * where the node's pod network is set up once the Node has a podCIDR. A rejection fails startKubelet.
+   */
+  beforePods?: (node: KObject, signal: AbortSignal) => Promise<void>;
   /** Restart back-off start (10 s upstream; tests may shorten it). */
   initialBackoffMs?: number;
   leaseRenewIntervalMs?: number;
@@ -155,6 +164,7 @@ export async function startKubelet(opts: KubeletOptions, signal: AbortSignal): P
       kubeletVersion: KUBELET_VERSION,
     },
   }, Date.now());
+  if (opts.kubeletPort) desired.status.daemonEndpoints = { kubeletEndpoint: { Port: opts.kubeletPort } };
 
   async function register(): Promise<KObject> {
     try {
@@ -212,6 +222,9 @@ export async function startKubelet(opts: KubeletOptions, signal: AbortSignal): P
     }
   })());
 
+  // the caller aborts `signal` when this rejects: that stops the lease loop
+  if (opts.beforePods) await opts.beforePods(node, signal);
+
   // ---- pods ----
   const informer = new Informer(client, ref.pods, { fieldSelector: `spec.nodeName=${nodeName}`, log });
   const staticPods = new Map<string, KObject>();
@@ -258,6 +271,7 @@ export async function startKubelet(opts: KubeletOptions, signal: AbortSignal): P
     recorder,
     nodeAllocatable: resources.allocatable,
     mountPod: opts.mountPod,
+    unmountPod: opts.unmountPod,
     initialBackoffMs: opts.initialBackoffMs,
     async data(kind, ns, name) {
       try {

@@ -44,6 +44,8 @@ export interface PodWorkerContext {
   nodeAllocatable: Record<string, string>;
   /** Volume mounts per container name (the volume manager's); none when absent. */
   mountPod?: (pod: KObject) => Promise<Map<string, Input<Mount>[]>>;
+  /** Unmounts and removes the pod's volumes once its sandboxes are gone. */
+  unmountPod?: (uid: string) => Promise<void>;
   /** Writes `status` for `pod` (pods/status); the caller handles conflicts. */
   writeStatus: (pod: KObject, status: Record<string, any>) => Promise<void>;
   /** Removes the pod from the API once it is stopped (grace 0, uid precondition). */
@@ -176,6 +178,9 @@ export class PodWorker {
   #lastWritten = '';
   /** Completed sync passes (tests and metrics read it). */
   syncs = 0;
+  /** From the last look at the runtime (the kubelet's API reads them): the ready sandbox, the newest attempt of each container. */
+  sandboxId: string | undefined;
+  readonly containerIds = new Map<string, string>();
 
   constructor(ctx: PodWorkerContext, pod: KObject) {
     this.#ctx = ctx;
@@ -283,12 +288,13 @@ export class PodWorker {
       containers.get(n)!.push(c);
     }
     for (const list of containers.values()) list.sort((a, b) => (b.metadata?.attempt ?? 0) - (a.metadata?.attempt ?? 0) || b.createdAt - a.createdAt);
-    return {
-      sandboxes: sbs
-        .map((s) => ({ id: s.id, ready: s.state === 'SANDBOX_READY', attempt: s.metadata?.attempt ?? 0, createdAt: s.createdAt }))
-        .sort((a, b) => b.createdAt - a.createdAt),
-      containers,
-    };
+    const sandboxes = sbs
+      .map((s) => ({ id: s.id, ready: s.state === 'SANDBOX_READY', attempt: s.metadata?.attempt ?? 0, createdAt: s.createdAt }))
+      .sort((a, b) => b.createdAt - a.createdAt);
+    this.sandboxId = sandboxes.find((s) => s.ready)?.id;
+    this.containerIds.clear();
+    for (const [n, list] of containers) if (list[0]) this.containerIds.set(n, list[0].id);
+    return { sandboxes, containers };
   }
 
   async #criStatus(id: string): Promise<CriContainerStatus | undefined> {
@@ -565,7 +571,20 @@ export class PodWorker {
     const msgFile = path.join(msgDir, randomBytes(4).toString('hex'));
     writeFileSync(msgFile, '', { mode: 0o666 });
     const mounts: Input<Mount>[] = [{ containerPath: msgPath, hostPath: msgFile }];
-    if (this.#ctx.mountPod) mounts.unshift(...((await this.#ctx.mountPod(this.pod)).get(c.name) ?? []));
+    if (this.#ctx.mountPod) {
+      let byContainer: Map<string, Input<Mount>[]>;
+      try {
+        byContainer = await this.#ctx.mountPod(this.pod);
+      } catch (e) {
+        // the volume manager's VolumeError: one FailedMount event per failed volume; retried next sync
+        const err = e as { reason?: unknown; messages?: unknown };
+        if (err.reason !== 'FailedMount' || !Array.isArray(err.messages)) throw e;
+        for (const m of err.messages) this.#event(undefined, false, 'Warning', 'FailedMount', String(m));
+        this.#waiting.set(c.name, { reason: 'ContainerCreating' });
+        return;
+      }
+      mounts.unshift(...(byContainer.get(c.name) ?? []));
+    }
     const sc = c.securityContext ?? {};
     const psc = this.pod.spec?.securityContext ?? {};
     const runAsUser = sc.runAsUser ?? psc.runAsUser;
@@ -705,6 +724,7 @@ export class PodWorker {
     // logs and termination-message files go with the pod, as upstream's /var/log/pods/<pod>
     const { namespace, name, uid } = this.pod.metadata;
     rmSync(path.join(this.#ctx.rootDir, 'pods', `${namespace}_${name}_${uid}`), { recursive: true, force: true });
+    if (this.#ctx.unmountPod && uid) await this.#ctx.unmountPod(uid);
     this.#done = true;
   }
 

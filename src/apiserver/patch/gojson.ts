@@ -245,28 +245,9 @@ function quoteChar(c: number): string {
   return `'${q.slice(1, -1)}'`;
 }
 
-/** strconv.Quote for the strings the patch code quotes (Go's %q). */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    switch (ch) {
-      case '"': out += '\\"'; continue;
-      case '\\': out += '\\\\'; continue;
-      case '\x07': out += '\\a'; continue;
-      case '\b': out += '\\b'; continue;
-      case '\f': out += '\\f'; continue;
-      case '\n': out += '\\n'; continue;
-      case '\r': out += '\\r'; continue;
-      case '\t': out += '\\t'; continue;
-      case '\v': out += '\\v'; continue;
-    }
-    if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
-    else if ((cp >= 0x80 && cp < 0xa0) || cp === 0xad || cp === 0xfffd) out += cp === 0xfffd ? ch : `\\u${cp.toString(16).padStart(4, '0')}`;
-    else out += ch;
-  }
-  return out + '"';
-}
+/** strconv.Quote (Go's %q): one implementation for the whole apiserver. */
+export { goQuote } from '../../api/validation.ts';
+import { goQuote } from '../../api/validation.ts';
 
 /** fmt's %v of a decoded JSON value: `map[image:x name:a]`, `[a b]`, `<nil>`, `1e+06`. */
 export function goFormat(v: unknown): string {

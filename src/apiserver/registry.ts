@@ -465,7 +465,9 @@ export class Registry {
         throw notFound(this.gr(info), name);
       }
       const old = current.obj;
-      const draft = await mutate(structuredClone(old));
+      // A mutate that declares no parameter (a PUT's `() => obj`) cannot read or change the
+      // current object: it needs no private copy.
+      const draft = await mutate(mutate.length === 0 ? old : structuredClone(old));
       const pinned = draft.metadata?.resourceVersion;
       if (pinned !== undefined && pinned !== '' && pinned !== old.metadata.resourceVersion) {
         throw conflict(this.gr(info), name);

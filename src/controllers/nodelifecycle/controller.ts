@@ -280,11 +280,15 @@ export class NodeLifecycleController {
     const zoneConditions = new Map<string, (NodeCondition | undefined)[]>();
     await forEachLimit(nodes, async (cached) => {
       if (signal.aborted) return;
-      let node: KObject | undefined = structuredClone(cached);
+      // The informer's copy is read, never written: tryUpdateNodeHealth clones it only when
+      // it must write the node's status.
+      let node: KObject | undefined = cached;
       let result: { observed: NodeCondition; current: NodeCondition | undefined } | undefined;
       for (let attempt = 0; attempt < 5 && node && !result; attempt++) {
         try {
-          result = await this.tryUpdateNodeHealth(node);
+          const r = await this.tryUpdateNodeHealth(node);
+          result = r;
+          node = r.node;
         } catch (e) {
           if (signal.aborted) return;
           ctx.log('node health update failed; re-reading the node', { node: node.metadata.name, error: String((e as Error).message) });
@@ -331,7 +335,7 @@ export class NodeLifecycleController {
    * past the grace period, sets its conditions Unknown. Returns the Ready condition as
    * observed before and as it is now. Throws when the status write fails.
    */
-  private async tryUpdateNodeHealth(node: KObject): Promise<{ observed: NodeCondition; current: NodeCondition | undefined }> {
+  private async tryUpdateNodeHealth(node: KObject): Promise<{ observed: NodeCondition; current: NodeCondition | undefined; node: KObject }> {
     const { ctx, inf, signal } = this;
     const name = node.metadata.name!;
     const now = Date.now();
@@ -340,27 +344,35 @@ export class NodeLifecycleController {
     let current = nodeCondition(node, 'Ready');
     let observed: NodeCondition;
     let grace: number;
-    node.status ??= {};
+    // `node` may be the informer's copy: read only (a private clone is taken before a write).
+    const status: NonNullable<KObject['status']> = node.status ?? {};
+    // Whether the health entry took this node's conditions in this pass.
+    let taken = false;
     if (!current) {
       // Never posted: a made-up Unknown condition dated at creation, and the startup grace period.
       observed = { type: 'Ready', status: 'Unknown', lastHeartbeatTime: node.metadata.creationTimestamp, lastTransitionTime: node.metadata.creationTimestamp };
       grace = this.o.nodeStartupGracePeriodMs;
-      if (health) health.conditions = node.status.conditions;
-      else health = { conditions: node.status.conditions, probeTimestamp: created, readyTransitionTimestamp: created };
+      if (health) health.conditions = status.conditions;
+      else health = { conditions: status.conditions, probeTimestamp: created, readyTransitionTimestamp: created };
+      taken = true;
     } else {
       observed = { ...current };
       grace = this.o.nodeMonitorGracePeriodMs;
     }
     const saved = health ? nodeCondition({ metadata: {}, status: { conditions: health.conditions } }, 'Ready') : undefined;
     if (!health) {
-      health = { conditions: node.status.conditions, probeTimestamp: now, readyTransitionTimestamp: now };
+      health = { conditions: status.conditions, probeTimestamp: now, readyTransitionTimestamp: now };
+      taken = true;
     } else if (!saved && current) {
-      health = { conditions: node.status.conditions, probeTimestamp: now, readyTransitionTimestamp: now, leaseRenew: health.leaseRenew };
+      health = { conditions: status.conditions, probeTimestamp: now, readyTransitionTimestamp: now, leaseRenew: health.leaseRenew };
+      taken = true;
     } else if (saved && !current) {
-      health = { conditions: node.status.conditions, probeTimestamp: now, readyTransitionTimestamp: now, leaseRenew: health.leaseRenew };
+      health = { conditions: status.conditions, probeTimestamp: now, readyTransitionTimestamp: now, leaseRenew: health.leaseRenew };
+      taken = true;
     } else if (saved && current && saved.lastHeartbeatTime !== current.lastHeartbeatTime) {
       const transition = saved.lastTransitionTime !== current.lastTransitionTime ? now : health.readyTransitionTimestamp;
-      health = { conditions: node.status.conditions, probeTimestamp: now, readyTransitionTimestamp: transition, leaseRenew: health.leaseRenew };
+      health = { conditions: status.conditions, probeTimestamp: now, readyTransitionTimestamp: transition, leaseRenew: health.leaseRenew };
+      taken = true;
     }
     // A renewed lease is a heartbeat too.
     const lease = inf.leases.lister.get(NODE_LEASE_NAMESPACE, name);
@@ -372,6 +384,10 @@ export class NodeLifecycleController {
     this.health.set(name, health);
 
     if (now > health.probeTimestamp + grace) {
+      node = structuredClone(node);
+      node.status ??= {};
+      // The health entry shares the conditions it was taken from, as it did the clone's before.
+      if (taken) health.conditions = node.status.conditions;
       const ts = rfc3339(now);
       const conds: NodeCondition[] = (node.status.conditions ??= []);
       for (const type of ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure']) {
@@ -402,7 +418,7 @@ export class NodeLifecycleController {
         this.health.set(name, { conditions: node.status.conditions, probeTimestamp: health.probeTimestamp, readyTransitionTimestamp: Date.now(), leaseRenew: health.leaseRenew });
       }
     }
-    return { observed, current };
+    return { observed, current, node };
   }
 
   private async processTaintBaseEviction(node: KObject, observed: NodeCondition): Promise<void> {

@@ -27,7 +27,7 @@ import {
   setTriggerTime,
   wireForm,
 } from './reconciler.ts';
-import { SliceTracker, StaleInformerCacheError } from './tracker.ts';
+import { SliceTracker, sliceEventHandler, StaleInformerCacheError } from './tracker.ts';
 
 export interface EndpointSliceControllerOptions {
   /** Endpoints per slice (--max-endpoints-per-slice; 100). */
@@ -98,23 +98,7 @@ export class EndpointSliceController {
       const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
       if (svc) q.addAfter(`${s.metadata.namespace}/${svc}`, this.sliceDelayMs + this.batchMs);
     };
-    inf.slices.addEventHandler({
-      onAdd: (s) => {
-        if (managed(s) && this.tracker.shouldSync(s)) queueFor(s);
-      },
-      onUpdate: (o, s) => {
-        // The service-name label is not ours to change, but a user may: both services look again.
-        if (o.metadata.labels?.[LABEL_SERVICE_NAME] !== s.metadata.labels?.[LABEL_SERVICE_NAME]) {
-          queueFor(o);
-          queueFor(s);
-          return;
-        }
-        if (managed(o) !== managed(s) || (managed(s) && this.tracker.shouldSync(s))) queueFor(s);
-      },
-      onDelete: (s) => {
-        if (managed(s) && this.tracker.has(s) && !this.tracker.handleDeletion(s)) queueFor(s);
-      },
-    });
+    inf.slices.addEventHandler(sliceEventHandler(this.tracker, managed, queueFor));
   }
 
   async run(signal: AbortSignal): Promise<void> {

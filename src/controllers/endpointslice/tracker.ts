@@ -94,3 +94,28 @@ export class SliceTracker {
     this.byService.delete(`${namespace}/${service}`);
   }
 }
+
+/**
+ * The EndpointSlice event handler both slice controllers use: a slice they manage that
+ * their tracker has not seen yet (or a deleted one they still expect) sends its service
+ * back to the queue; a user moving the service-name label sends both services.
+ */
+export function sliceEventHandler(tracker: SliceTracker, managed: (s: KObject) => boolean, queueFor: (s: KObject) => void) {
+  return {
+    onAdd: (s: KObject) => {
+      if (managed(s) && tracker.shouldSync(s)) queueFor(s);
+    },
+    onUpdate: (o: KObject, s: KObject) => {
+      // The service-name label is not ours to change, but a user may: both services look again.
+      if (o.metadata.labels?.[LABEL_SERVICE_NAME] !== s.metadata.labels?.[LABEL_SERVICE_NAME]) {
+        queueFor(o);
+        queueFor(s);
+        return;
+      }
+      if (managed(o) !== managed(s) || (managed(s) && tracker.shouldSync(s))) queueFor(s);
+    },
+    onDelete: (s: KObject) => {
+      if (managed(s) && tracker.has(s) && !tracker.handleDeletion(s)) queueFor(s);
+    },
+  };
+}

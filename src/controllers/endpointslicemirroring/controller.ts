@@ -44,7 +44,7 @@ import {
   sortPorts,
   wireForm,
 } from '../endpointslice/reconciler.ts';
-import { SliceTracker, StaleInformerCacheError } from '../endpointslice/tracker.ts';
+import { SliceTracker, sliceEventHandler, StaleInformerCacheError } from '../endpointslice/tracker.ts';
 
 export const MIRRORING_CONTROLLER_NAME = 'endpointslicemirroring-controller.k8s.io';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -279,22 +279,7 @@ export class EndpointSliceMirroringController {
       const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
       if (svc) q.addAfter(`${s.metadata.namespace}/${svc}`, this.batchMs);
     };
-    inf.slices.addEventHandler({
-      onAdd: (s) => {
-        if (managed(s) && this.tracker.shouldSync(s)) queueFor(s);
-      },
-      onUpdate: (o, s) => {
-        if (o.metadata.labels?.[LABEL_SERVICE_NAME] !== s.metadata.labels?.[LABEL_SERVICE_NAME]) {
-          queueFor(o);
-          queueFor(s);
-          return;
-        }
-        if (managed(o) !== managed(s) || (managed(s) && this.tracker.shouldSync(s))) queueFor(s);
-      },
-      onDelete: (s) => {
-        if (managed(s) && this.tracker.has(s) && !this.tracker.handleDeletion(s)) queueFor(s);
-      },
-    });
+    inf.slices.addEventHandler(sliceEventHandler(this.tracker, managed, queueFor));
   }
 
   async run(signal: AbortSignal): Promise<void> {

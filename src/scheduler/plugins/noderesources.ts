@@ -148,7 +148,8 @@ function mostRequestedScore(requested: number, capacity: number): number {
   return idiv(requested * MAX_NODE_SCORE, capacity);
 }
 
-export function leastAllocatedScorer(resources: ResourceSpec[]): Scorer {
+/** Upstream's weighted average over the resources with allocatable > 0. */
+function weightedScorer(resources: ResourceSpec[], perResource: (requested: number, allocatable: number) => number): Scorer {
   const w = resources.map((r) => r.weight);
   return (req, alloc) => {
     let score = 0;
@@ -156,26 +157,19 @@ export function leastAllocatedScorer(resources: ResourceSpec[]): Scorer {
     for (let i = 0; i < w.length; i++) {
       const a = alloc[i];
       if (a === 0) continue;
-      score += leastRequestedScore(req[i], a) * w[i];
+      score += perResource(req[i], a) * w[i];
       weights += w[i];
     }
     return weights === 0 ? 0 : idiv(score, weights);
   };
 }
 
+export function leastAllocatedScorer(resources: ResourceSpec[]): Scorer {
+  return weightedScorer(resources, leastRequestedScore);
+}
+
 export function mostAllocatedScorer(resources: ResourceSpec[]): Scorer {
-  const w = resources.map((r) => r.weight);
-  return (req, alloc) => {
-    let score = 0;
-    let weights = 0;
-    for (let i = 0; i < w.length; i++) {
-      const a = alloc[i];
-      if (a === 0) continue;
-      score += mostRequestedScore(req[i], a) * w[i];
-      weights += w[i];
-    }
-    return weights === 0 ? 0 : idiv(score, weights);
-  };
+  return weightedScorer(resources, mostRequestedScore);
 }
 
 /** helper.BuildBrokenLinearFunction over shape points sorted by utilization. */

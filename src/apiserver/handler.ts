@@ -806,7 +806,6 @@ export class ApiHandler {
   }
 
   private async writeScale(info: ResourceInfo, r: RouteInfo, ctx: RequestContext, next: (cur: KObject) => KObject): Promise<KObject> {
-    let result: KObject | undefined;
     const out = await this.registry.update(
       this.storageOf(info),
       r.namespace,
@@ -827,8 +826,7 @@ export class ApiHandler {
       },
       ctx,
     );
-    result = this.scale(info, out.obj);
-    return result;
+    return this.scale(info, out.obj);
   }
 
   private async readDeleteOptions(req: ApiRequest, q: Query): Promise<DeleteOptions> {

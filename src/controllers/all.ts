@@ -18,6 +18,7 @@ import { taintEvictionController } from './nodelifecycle/tainteviction.ts';
 import { disruptionController } from './disruption/controller.ts';
 import { nodeIpamController } from './nodeipam/controller.ts';
 import { podGCController } from './podgc/controller.ts';
+import { serviceLBController } from './servicelb/controller.ts';
 
 export interface ControllerSetOptions {
   /** The cluster CA (PEM) the root-ca-cert-publisher puts in every namespace's kube-root-ca.crt. */
@@ -26,6 +27,8 @@ export interface ControllerSetOptions {
   clusterCIDR?: string;
   /** --service-cluster-ip-range, kept out of node ranges. */
   serviceCIDR?: string;
+  /** Addresses for LoadBalancer Services (a CIDR per family); the Ready nodes' addresses when unset. */
+  loadBalancerPool?: string;
 }
 
 export function allControllers(opts: ControllerSetOptions = {}): Controller[] {
@@ -45,6 +48,7 @@ export function allControllers(opts: ControllerSetOptions = {}): Controller[] {
     disruptionController(),
     nodeIpamController({ ...(opts.clusterCIDR ? { clusterCIDR: opts.clusterCIDR } : {}), ...(opts.serviceCIDR ? { serviceCIDR: opts.serviceCIDR } : {}) }),
     podGCController(),
+    serviceLBController(opts.loadBalancerPool ? { pool: opts.loadBalancerPool } : {}),
   ];
   if (opts.rootCA) out.push(rootCACertPublisher({ rootCA: opts.rootCA }));
   return out;

@@ -2,8 +2,11 @@
 // controller manager (node IPAM gives the node its podCIDR; the default ServiceAccount)
 // and the scheduler, and startRealNode on skiff's own containerd with the test images
 // imported: `kubectl run` → Running with an IP from the node's podCIDR, `kubectl logs`,
-// `kubectl exec`, a ConfigMap volume. Pods' egress off the machine is dropped
-// (allowEgress false); the kubelet API listens on 127.0.0.1 only.
+// `kubectl exec`, ConfigMap and Secret volumes (and a ConfigMap update reaching a running
+// pod), the three in-pod patterns (a shared emptyDir, localhost, shared IPC) and gRPC
+// probes against a health server the test runs on 127.0.0.1 (a hostNetwork pod).
+// Pods' egress off the machine is dropped (allowEgress false); the kubelet API listens
+// on 127.0.0.1 only.
 // In CI a missing prerequisite fails; locally it skips. Teardown removes the pods,
 // volumes, containerd and its state, the bridge, nft table, routes and cgroups.
 
@@ -32,6 +35,8 @@ import { cidrContains, parseCidr } from '../src/kubelet/network/config.ts';
 const within = (outer: string, ip: string): boolean => cidrContains(parseCidr(outer), parseCidr(ip.includes('/') ? ip : `${ip}/32`));
 import { nodeNetworkNames, teardownNodeNetwork } from '../src/kubelet/network/index.ts';
 import { startRealNode, type RealNode } from '../src/kubelet/node.ts';
+import { SERVING_STATUS, startHealthServer } from '../src/kubelet/probes/testing.ts';
+import type { KObject } from '../src/api/object.ts';
 import { buildTestImage, TEST_IMAGES } from './images/build.ts';
 import { KUBECTL, kubectlFor, type Kubectl } from './harness.ts';
 
@@ -64,6 +69,36 @@ let kubectl: Kubectl;
 const stop = new AbortController();
 const nodeStop = new AbortController();
 const logs: string[] = [];
+
+function busybox(name: string, script: string, extra: Record<string, any> = {}): Record<string, any> {
+  return { name, image: TEST_IMAGES.busybox, imagePullPolicy: 'Never', command: ['sh', '-c', script], ...extra };
+}
+
+function podObject(name: string, spec: Record<string, any>): KObject {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, ...spec } };
+}
+
+/** Waits until `check` holds for the pod; on timeout the error carries its last status and the node's recent log. */
+async function waitPod(name: string, check: (p: KObject) => unknown, timeoutMs = 30_000): Promise<KObject> {
+  let last: KObject | undefined;
+  try {
+    return await eventually(async () => {
+      last = await client.get(ref.pods, 'default', name).catch(() => undefined);
+      return last && check(last) ? last : undefined;
+    }, timeoutMs, `pod ${name}`);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.status)}\n${logs.slice(-20).join('\n')}`);
+  }
+}
+
+const allRunning = (p: KObject): boolean => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c: any) => c.state?.running);
+
+/** `kubectl exec NAME -c CONTAINER -- CMD...`: stdout, failing the test on a non-zero exit. */
+async function exec(name: string, container: string, cmd: string[]): Promise<string> {
+  const r = await kubectl(['exec', name, '-c', container, '--', ...cmd]);
+  assert.equal(r.code, 0, `kubectl exec ${name} -c ${container} -- ${cmd.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
 
 describe('a real node through kubectl', { skip }, () => {
   before(async () => {
@@ -101,6 +136,14 @@ describe('a real node through kubectl', { skip }, () => {
   after(async () => {
     if (process.env.SKIFF_NODE_TEST_LOG) console.log(logs.join('\n'));
     const rt = node?.runtime;
+    if (node && client) {
+      // Pods deleted through the API first: the kubelet stops them and unmounts their volumes
+      // itself, and no worker is left to recreate a sandbox or remount a volume while the rest
+      // is torn down (that race left a pod's tmpfs mounted under the temp dir).
+      const pods = (await client.list(ref.pods, undefined).catch(() => undefined))?.items ?? [];
+      await Promise.all(pods.map((p) => client.delete(ref.pods, p.metadata.namespace, p.metadata.name!, { gracePeriodSeconds: 1 }).catch(() => undefined)));
+      await eventually(() => [...node!.kubelet.workers.values()].every((w) => w.done), 30_000, 'the kubelet to finish every pod').catch((e) => logs.push(String(e)));
+    }
     if (rt?.supervisor?.pid) await removeAllPods(rt.cri); // while our containerd still answers
     if (node) {
       // volumes (tmpfs for the ServiceAccount token) of pods whose containers are gone
@@ -192,5 +235,168 @@ describe('a real node through kubectl', { skip }, () => {
     assert.equal(p.status.containerStatuses?.[0]?.state?.waiting?.reason, 'ContainerCreating');
     await client.create(ref.configmaps, 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'later' }, data: { k: 'v' } });
     await eventually(async () => (await client.get(ref.pods, 'default', 'nocm').catch(() => undefined))?.status?.phase === 'Running', 15_000, 'nocm Running');
+  });
+
+  describe('in-pod patterns, configMap and secret volumes, gRPC probes', { concurrency: true }, () => {
+    test('two containers share an emptyDir: one writes a log file, the other reads it', async () => {
+      await client.create(ref.pods, 'default', podObject('shared-log', {
+        volumes: [{ name: 'logs', emptyDir: {} }],
+        containers: [
+          busybox('writer', 'i=0; while true; do i=$((i+1)); echo "line $i from $(hostname)" >> /var/log/app/app.log; sleep 0.5; done', { volumeMounts: [{ name: 'logs', mountPath: '/var/log/app' }] }),
+          busybox('reader', 'until [ -f /logs/app.log ]; do sleep 0.2; done; exec tail -n +1 -f /logs/app.log', { volumeMounts: [{ name: 'logs', mountPath: '/logs', readOnly: true }] }),
+        ],
+      }));
+      await waitPod('shared-log', allRunning);
+      const out = await eventually(async () => {
+        const r = await kubectl(['logs', 'shared-log', '-c', 'reader']);
+        return r.code === 0 && r.stdout.includes('line 3 ') ? r.stdout : undefined;
+      }, 20_000, 'the reader to print the writer\'s lines');
+      assert.deepEqual(out.split('\n').slice(0, 3), ['line 1 from shared-log', 'line 2 from shared-log', 'line 3 from shared-log']);
+      // the writer itself logs nothing: the lines reached the reader only through the volume
+      const w = await kubectl(['logs', 'shared-log', '-c', 'writer']);
+      assert.equal(w.code, 0, w.stderr);
+      assert.equal(w.stdout, '');
+      // read-only for the reader
+      const ro = await kubectl(['exec', 'shared-log', '-c', 'reader', '--', 'sh', '-c', 'echo x >> /logs/app.log']);
+      assert.notEqual(ro.code, 0);
+      assert.match(ro.stderr, /Read-only file system/);
+    });
+
+    test('two containers talk over localhost (httpd bound to 127.0.0.1, wget beside it)', async () => {
+      await client.create(ref.pods, 'default', podObject('localhost', {
+        containers: [
+          busybox('web', 'mkdir -p /www && echo "hello from $(hostname) web" > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www'),
+          busybox('client', 'sleep 3600'),
+        ],
+      }));
+      const p = await waitPod('localhost', allRunning);
+      assert.ok(within(node!.podCIDR, p.status.podIP), `podIP ${p.status.podIP}`);
+      const body = await eventually(async () => {
+        const r = await kubectl(['exec', 'localhost', '-c', 'client', '--', 'wget', '-qO-', 'http://localhost:8080/']);
+        return r.code === 0 ? r.stdout : undefined;
+      }, 15_000, 'wget from the client container');
+      assert.equal(body, 'hello from localhost web\n');
+      // one network namespace: the same interfaces and address in both containers
+      const addrs = async (c: string) => (await exec('localhost', c, ['ip', '-o', '-4', 'addr', 'show'])).split('\n').filter(Boolean).map((l) => l.split(/\s+/).slice(1, 4).join(' '));
+      assert.deepEqual(await addrs('client'), await addrs('web'));
+      assert.ok((await addrs('client')).some((a) => a.includes(`${p.status.podIP}/`)), JSON.stringify(await addrs('client')));
+    });
+
+    test('two containers share IPC: POSIX shared memory under /dev/shm', async () => {
+      await client.create(ref.pods, 'default', podObject('ipc', {
+        containers: [
+          busybox('producer', 'echo "shm message from producer" > /dev/shm/skiff-msg; sleep 3600'),
+          busybox('consumer', 'until [ -f /dev/shm/skiff-msg ]; do sleep 0.2; done; cat /dev/shm/skiff-msg; sleep 3600'),
+        ],
+      }));
+      await waitPod('ipc', allRunning);
+      assert.equal(await exec('ipc', 'consumer', ['cat', '/dev/shm/skiff-msg']), 'shm message from producer\n');
+      const out = await eventually(async () => {
+        const r = await kubectl(['logs', 'ipc', '-c', 'consumer']);
+        return r.code === 0 && r.stdout ? r.stdout : undefined;
+      }, 15_000, 'the consumer to read the segment');
+      assert.equal(out, 'shm message from producer\n');
+      // one IPC namespace for the pod, not the host's; /dev/shm a tmpfs of the pod's own
+      const ns = async (c: string) => (await exec('ipc', c, ['readlink', '/proc/self/ns/ipc'])).trim();
+      const producerNs = await ns('producer');
+      assert.match(producerNs, /^ipc:\[\d+\]$/);
+      assert.equal(await ns('consumer'), producerNs);
+      assert.notEqual(producerNs, execFileSync('readlink', ['/proc/self/ns/ipc'], { encoding: 'utf8' }).trim());
+      assert.match(await exec('ipc', 'consumer', ['grep', ' /dev/shm ', '/proc/mounts']), /^shm \/dev\/shm tmpfs /);
+      assert.ok(!existsSync('/dev/shm/skiff-msg'), 'the segment is not in the host\'s /dev/shm');
+    });
+
+    test('ConfigMap and Secret volumes: contents, items and paths, modes; a ConfigMap update reaches the running pod', async () => {
+      await client.create(ref.configmaps, 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config' }, data: { 'app.properties': 'color=blue\nsize=10\n', mode: 'fast' } });
+      await client.create(ref.secrets, 'default', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'app-secret' },
+        data: { username: Buffer.from('admin').toString('base64'), password: Buffer.from('s3cr3t\n').toString('base64') },
+      });
+      await client.create(ref.pods, 'default', podObject('cfg-sec', {
+        volumes: [
+          { name: 'config', configMap: { name: 'app-config' } },
+          { name: 'config-items', configMap: { name: 'app-config', defaultMode: 0o600, items: [{ key: 'mode', path: 'sub/dir/mode.txt' }, { key: 'app.properties', path: 'app.conf', mode: 0o444 }] } },
+          { name: 'secret', secret: { secretName: 'app-secret', defaultMode: 0o400, items: [{ key: 'password', path: 'db/password' }] } },
+          { name: 'secret-all', secret: { secretName: 'app-secret' } },
+        ],
+        containers: [busybox('main', 'sleep 3600', {
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/config' },
+            { name: 'config-items', mountPath: '/etc/config-items' },
+            { name: 'secret', mountPath: '/etc/secret', readOnly: true },
+            { name: 'secret-all', mountPath: '/etc/secret-all' },
+          ],
+        })],
+      }));
+      await waitPod('cfg-sec', allRunning);
+      const sh = (script: string) => exec('cfg-sec', 'main', ['sh', '-c', script]);
+      // every key as a file; the default mode 0644
+      assert.equal(await sh('ls /etc/config'), 'app.properties\nmode\n');
+      assert.equal(await sh('cat /etc/config/app.properties'), 'color=blue\nsize=10\n');
+      assert.equal(await sh('cat /etc/config/mode'), 'fast');
+      assert.equal(await sh('stat -L -c %a /etc/config/mode'), '644\n');
+      // items: only the listed keys, at their paths, with defaultMode or the item's mode
+      assert.equal(await sh('ls /etc/config-items'), 'app.conf\nsub\n');
+      assert.equal(await sh('cat /etc/config-items/sub/dir/mode.txt'), 'fast');
+      assert.equal(await sh('stat -L -c %a /etc/config-items/sub/dir/mode.txt /etc/config-items/app.conf'), '600\n444\n');
+      // secrets: decoded, on a tmpfs (never on the node's disk), modes as asked
+      assert.equal(await sh('ls /etc/secret'), 'db\n');
+      assert.equal(await sh('cat /etc/secret/db/password'), 's3cr3t\n');
+      assert.equal(await sh('stat -L -c %a /etc/secret/db/password'), '400\n');
+      assert.equal(await sh('cat /etc/secret-all/username; echo; stat -L -c %a /etc/secret-all/username'), 'admin\n644\n');
+      assert.match(await sh('grep " /etc/secret " /proc/mounts'), /^tmpfs \/etc\/secret tmpfs ro[ ,]/);
+      const denied = await kubectl(['exec', 'cfg-sec', '-c', 'main', '--', 'sh', '-c', 'echo x > /etc/secret/new']);
+      assert.notEqual(denied.code, 0);
+
+      // an update: the kubelet rewrites the volume atomically within its sync period (upstream: about a minute)
+      const cm = await client.get(ref.configmaps, 'default', 'app-config');
+      await client.update(ref.configmaps, 'default', { ...cm, data: { 'app.properties': 'color=green\nsize=10\n', mode: 'slow' } });
+      const updatedAt = Date.now();
+      await eventually(async () => (await sh('cat /etc/config/mode')) === 'slow', 150_000, 'the ConfigMap update in the pod');
+      const seconds = ((Date.now() - updatedAt) / 1000).toFixed(1);
+      assert.equal(await sh('cat /etc/config/app.properties'), 'color=green\nsize=10\n');
+      // the items volume of the same ConfigMap follows too (same refresh pass, or the next)
+      await eventually(async () => (await sh('cat /etc/config-items/sub/dir/mode.txt')) === 'slow', 150_000, 'the update in the items volume');
+      assert.equal(await sh('stat -L -c %a /etc/config-items/sub/dir/mode.txt'), '600\n');
+      // the same running container, not a restart
+      const p = await client.get(ref.pods, 'default', 'cfg-sec');
+      assert.equal(p.status.containerStatuses[0].restartCount, 0);
+      logs.push(`configmap update visible after ${seconds} s`);
+    });
+
+    test('gRPC probes: readiness flips Ready with the health status, a failing liveness probe restarts the container', async (t) => {
+      const hs = await startHealthServer({ statuses: { ready: SERVING_STATUS.NOT_SERVING, live: SERVING_STATUS.SERVING } });
+      t.after(() => hs.close());
+      await client.create(ref.pods, 'default', podObject('grpc-probes', {
+        hostNetwork: true,
+        containers: [busybox('main', 'sleep 3600', {
+          readinessProbe: { grpc: { port: hs.port, service: 'ready' }, periodSeconds: 1, failureThreshold: 1 },
+          livenessProbe: { grpc: { port: hs.port, service: 'live' }, periodSeconds: 1, failureThreshold: 2 },
+        })],
+      }));
+      const ready = (p: KObject) => p.status?.conditions?.find((c: any) => c.type === 'Ready')?.status;
+      let p = await waitPod('grpc-probes', (p) => allRunning(p) && hs.seen.some((s) => s.service === 'ready'));
+      assert.equal(ready(p), 'False');
+      assert.ok(hs.seen.every((s) => s.userAgent.startsWith('kube-probe/1.32 ')), JSON.stringify(hs.seen[0]));
+      const unhealthy = await eventually(async () => {
+        const list = await client.list(ref.events, 'default');
+        return list.items.find((e) => e.involvedObject?.name === 'grpc-probes' && e.reason === 'Unhealthy');
+      }, 15_000, 'an Unhealthy event');
+      assert.equal(unhealthy.message, 'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")');
+      hs.statuses.set('ready', SERVING_STATUS.SERVING);
+      p = await waitPod('grpc-probes', (p) => ready(p) === 'True');
+      assert.equal(p.status.containerStatuses[0].ready, true);
+      hs.statuses.set('ready', SERVING_STATUS.NOT_SERVING);
+      await waitPod('grpc-probes', (p) => ready(p) === 'False');
+      hs.statuses.set('live', SERVING_STATUS.NOT_SERVING);
+      p = await waitPod('grpc-probes', (p) => p.status?.containerStatuses?.[0]?.restartCount >= 1, 30_000);
+      hs.statuses.set('live', SERVING_STATUS.SERVING);
+      const ev = (await client.list(ref.events, 'default')).items.filter((e) => e.involvedObject?.name === 'grpc-probes');
+      assert.ok(ev.some((e) => e.reason === 'Unhealthy' && e.message === 'Liveness probe failed: service unhealthy (responded with "NOT_SERVING")'), JSON.stringify(ev.map((e) => e.message)));
+      assert.ok(ev.some((e) => e.reason === 'Killing' && e.message === 'Container main failed liveness probe, will be restarted'));
+      await client.delete(ref.pods, 'default', 'grpc-probes');
+    });
   });
 });

@@ -6,6 +6,7 @@
 
 import net from 'node:net';
 import type { CriRuntime } from '../cri/types.ts';
+import { grpcProbe } from './grpc.ts';
 
 export type ProbeKind = 'liveness' | 'readiness' | 'startup';
 export type ProbeOutcome = { ok: boolean; output: string };
@@ -29,9 +30,11 @@ export interface ProberOptions {
 interface Target {
   containerId: string;
   container: any;
-  /** Address for httpGet/tcpSocket (pod IP, or 127.0.0.1 for host network). */
+  /** Address for httpGet/tcpSocket/grpc (pod IP, or 127.0.0.1 for host network). */
   host: string;
 }
+
+const USER_AGENT = 'kube-probe/1.32';
 
 function resolvePort(container: any, port: number | string): number {
   if (typeof port === 'number') return port;
@@ -56,7 +59,7 @@ export async function runProbe(probe: any, t: Target, runtime: CriRuntime): Prom
       const host = g.host || t.host;
       const scheme = (g.scheme ?? 'HTTP').toLowerCase();
       const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${g.path ?? '/'}`;
-      const headers: Record<string, string> = { 'User-Agent': 'kube-probe/1.32', Accept: '*/*' };
+      const headers: Record<string, string> = { 'User-Agent': USER_AGENT, Accept: '*/*' };
       for (const h of g.httpHeaders ?? []) headers[h.name] = h.value;
       try {
         const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutS * 1000), redirect: 'manual' });
@@ -82,7 +85,10 @@ export async function runProbe(probe: any, t: Target, runtime: CriRuntime): Prom
         s.once('error', (e) => done({ ok: false, output: `dial tcp ${host}:${port}: ${e.message}` }));
       });
     }
-    return { ok: false, output: 'probe has no handler (grpc probes are not supported yet)' };
+    if (probe.grpc) {
+      return await grpcProbe({ host: t.host, port: Number(probe.grpc.port), service: probe.grpc.service ?? '', timeoutSeconds: timeoutS, userAgent: USER_AGENT });
+    }
+    return { ok: false, output: 'probe has no handler' };
   } catch (e) {
     return { ok: false, output: (e as Error).message };
   }

@@ -2,7 +2,8 @@
 // real kubectl (v1.32 through the machine's dispatcher) pointed at it with its own
 // HOME and discovery cache, so tests never touch the user's ~/.kube.
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -116,4 +117,20 @@ export async function spawnServer(dataDir: string, extra: string[] = []): Promis
       reject(new Error(`server exited with ${code}: ${err}`));
     });
   });
+}
+
+/**
+ * A 10.N.0.0/16 with from ≤ N < to that no route on this machine touches yet. E2E files
+ * take their pod and service ranges from disjoint N intervals (node-e2e 200–240 pods;
+ * services-e2e 160–180 pods, 180–200 services; dns-e2e 120–140 pods, 140–160 services):
+ * clusters on one machine sharing a service range would catch each other's ClusterIPs
+ * (kube-dns above all) in their proxy tables, and a proxy drops traffic to unallocated
+ * addresses of its own service range.
+ */
+export function freeCIDR16(from: number, to: number): string {
+  const routes = execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' });
+  for (;;) {
+    const second = randomInt(from, to);
+    if (!routes.includes(` 10.${second}.`) && !routes.startsWith(`10.${second}.`) && !routes.includes(`\n10.${second}.`)) return `10.${second}.0.0/16`;
+  }
 }

@@ -38,7 +38,7 @@ import { startRealNode, type RealNode } from '../src/kubelet/node.ts';
 import { SERVING_STATUS, startHealthServer } from '../src/kubelet/probes/testing.ts';
 import type { KObject } from '../src/api/object.ts';
 import { buildTestImage, TEST_IMAGES } from './images/build.ts';
-import { KUBECTL, kubectlFor, type Kubectl } from './harness.ts';
+import { KUBECTL, freeCIDR16, kubectlFor, type Kubectl } from './harness.ts';
 
 const checks = checkPrerequisites();
 const missing = [...missingForContainers(checks), ...checks.filter((c) => ['cni plugins', 'nft', 'ip'].includes(c.name) && c.status === 'fail')];
@@ -50,15 +50,7 @@ const skip = missing.length > 0 && !process.env.CI ? why : false;
 const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
 const clusterName = `ne-${suffix}`;
 const nodeName = `ne-node-${suffix}`;
-/** A /16 no route on this machine touches yet (parallel runs, other clusters): node IPAM carves the node's /24 from it. */
-function freeClusterCIDR(): string {
-  const routes = execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' });
-  for (;;) {
-    const second = randomInt(200, 240);
-    if (!routes.includes(` 10.${second}.`) && !routes.startsWith(`10.${second}.`) && !routes.includes(`\n10.${second}.`)) return `10.${second}.0.0/16`;
-  }
-}
-const clusterCIDR = missing.length ? '10.239.0.0/16' : freeClusterCIDR();
+const clusterCIDR = missing.length ? '10.239.0.0/16' : freeCIDR16(200, 240);
 const serviceCIDR = '10.96.0.0/12';
 let dir = '';
 let layout: ContainerdLayout | undefined;

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { startRealNode, type RealNode } from '../kubelet/node.ts';
 import { checkPrerequisites, installCommand } from '../kubelet/containerd/prereqs.ts';
 import { runProxyCommand } from './proxy.ts';
+import { clusterDNSFor, startNodeServices, type NodeServices } from './node-services.ts';
 import { mergeKubeconfig } from '../client/kubeconfig.ts';
 import { createLogger } from './log.ts';
 import { startInProcessSimPool, startKubeconfigSimPool, type SimPool } from '../kubelet/sim/index.ts';
@@ -30,6 +31,7 @@ Usage:
   skiff doctor [--json]    check what real containers need and print what to install
   skiff dns   --kubeconfig FILE [--listen ADDR:PORT]   cluster DNS for *.svc.cluster.local
   skiff proxy --kubeconfig FILE [--cleanup]   Services as one nftables table (needs root and nft)
+  skiff reset [--name N] [--data-dir D]   remove what skiff up left on this machine (stop skiff up first)
   skiff version            print the version
 
 Flags:
@@ -174,6 +176,7 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
   // it can: root, and what `skiff doctor` checks is installed; otherwise it says why.
   const nodeStop = new AbortController();
   let realNode: RealNode | undefined;
+  let nodeServices: NodeServices | undefined;
   if (role === 'up' && !values['no-node']) {
     const nodeLog = createLogger('kubelet');
     const failed = checkPrerequisites().filter((c) => c.status === 'fail');
@@ -189,7 +192,7 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
             nodeName: hostname().toLowerCase(),
             clusterCIDR: podNetwork || values['pod-network-cidr'] || '10.244.0.0/16',
             serviceCIDR: values['service-cluster-ip-range'] ?? '10.96.0.0/12',
-            clusterDNS: ['10.96.0.10'],
+            clusterDNS: [clusterDNSFor(values['service-cluster-ip-range'] ?? '10.96.0.0/12')],
             log: nodeLog,
           },
           nodeStop.signal,
@@ -197,6 +200,26 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
         nodeLog('node ready', { node: realNode.kubelet.nodeName, podCIDR: realNode.podCIDR, kubeletPort: realNode.server.port });
       } catch (e) {
         nodeLog('node failed to start; continuing without it', { error: (e as Error).message });
+      }
+      // Services on the node: the nftables proxy and cluster DNS behind kube-dns (10.96.0.10).
+      if (realNode) {
+        try {
+          nodeServices = await startNodeServices(
+            {
+              server,
+              node: realNode,
+              clusterName: `skiff-${name}`,
+              clusterCIDR: podNetwork || values['pod-network-cidr'] || '10.244.0.0/16',
+              serviceCIDR: values['service-cluster-ip-range'] ?? '10.96.0.0/12',
+              proxyLog: createLogger('proxy'),
+              dnsLog: createLogger('dns'),
+              log: nodeLog,
+            },
+            nodeStop.signal,
+          );
+        } catch (e) {
+          nodeLog('service proxy and DNS failed to start; Services will not answer on this node', { error: (e as Error).message });
+        }
       }
     }
   }
@@ -227,7 +250,8 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     stopping = true;
     log('shutting down', { signal });
     nodeStop.abort();
-    // Pods keep running; the next `skiff up` adopts them.
+    // Pods keep running and the proxy's rules stay; the next `skiff up` adopts them (skiff reset removes them).
+    await nodeServices?.stop();
     await realNode?.stop();
     sims.abort();
     await pool?.close();
@@ -294,6 +318,8 @@ export async function main(argv: string[]): Promise<void> {
       return runDnsCommand(rest);
     case 'proxy':
       return runProxyCommand(rest);
+    case 'reset':
+      return (await import('./reset.ts')).runResetCommand(rest, defaultDataDir);
     case 'agent':
       return runAgent(rest);
     case 'version':

@@ -6,7 +6,8 @@
 //     clusterCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/12', clusterDNS: ['10.96.0.10'], log }, signal);
 //   abort (or node.stop()) → the kubelet, its API and our containerd stop; pods keep running
 //   and a new start adopts them. Removing the node for good is resetContainerd +
-//   teardownNodeNetwork (test/node-e2e.test.ts's teardown).
+//   teardownNodeNetwork (test/node-e2e.test.ts's teardown), or resetNode (src/cli/reset.ts),
+//   which reads what to remove from <dataDir>/node-state.json.
 //
 // Order: the runtime starts, then the kubelet API (its port goes into the Node's
 // status.daemonEndpoints), then the kubelet registers the Node; before any pod is synced
@@ -23,7 +24,7 @@
 
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { KObject } from '../api/object.ts';
@@ -149,6 +150,43 @@ export function workerPodSource(workers: () => Map<string, PodWorker> | undefine
   };
 }
 
+/**
+ * What a node put on this machine, recorded in `<dataDir>/node-state.json` once its
+ * network is set up, so that `skiff reset` can remove it after the process is gone
+ * (the routes and the bridge need the ranges; the cgroup root needs the node name).
+ */
+export interface NodeState {
+  clusterName: string;
+  nodeName: string;
+  podCIDR: string;
+  clusterCIDR: string;
+  serviceCIDR: string;
+  cniConfDir: string;
+  /** Whether the node ran skiff's own containerd (reset stops it) or an existing one. */
+  ownRuntime: boolean;
+  cgroupDriver: string;
+}
+
+export function nodeStatePath(dataDir: string): string {
+  return path.join(dataDir, 'node-state.json');
+}
+
+function writeNodeState(dataDir: string, state: NodeState): void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = nodeStatePath(dataDir);
+  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** The state a node recorded under `dataDir`, if any. */
+export function readNodeState(dataDir: string): NodeState | undefined {
+  try {
+    return JSON.parse(readFileSync(nodeStatePath(dataDir), 'utf8')) as NodeState;
+  } catch {
+    return undefined;
+  }
+}
+
 async function waitForPodCIDR(client: Client, nodeName: string, timeoutMs: number, signal: AbortSignal, log: Logger): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let logged = false;
@@ -242,6 +280,7 @@ export async function startRealNode(opts: RealNodeOptions, signal: AbortSignal):
           allowEgress: opts.allowEgress,
           log,
         });
+        writeNodeState(dataDir, { clusterName: opts.clusterName, nodeName, podCIDR, clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR, cniConfDir, ownRuntime: !!runtime.layout, cgroupDriver: runtime.cgroupDriver });
         await waitForNetworkReady(runtime, 30_000, s);
         log('node pod network ready', { node: nodeName, podCIDR, bridge: network.bridge });
       },

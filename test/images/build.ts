@@ -5,7 +5,7 @@
 //
 //   node test/images/build.ts [busybox|redis|pause ...] [--out DIR]   prints the archive paths
 //
-// Needs: busybox-static (busybox), redis-server + redis-tools (redis), gcc + libc6-dev
+// Needs: busybox-static (busybox, redis), redis-server + redis-tools (redis), gcc + libc6-dev
 // (pause: the same static pause binary skiff builds for its sandbox image).
 
 import { createHash } from 'node:crypto';
@@ -70,6 +70,15 @@ function busyboxVersion(bin: string): string {
   return /BusyBox (v[\d.]+)/.exec(banner)?.[1] ?? 'unknown';
 }
 
+/** The static busybox at /bin/busybox and every applet linked where `busybox --list-full` puts it. */
+function busyboxFiles(bin: string): TarEntry[] {
+  const applets = execFileSync(bin, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  return [
+    { path: 'bin/busybox', type: 'file', mode: 0o755, data: readFileSync(bin) },
+    ...applets.filter((a) => a !== 'bin/busybox').map((a): TarEntry => ({ path: a, type: 'symlink', linkname: '/bin/busybox' })),
+  ];
+}
+
 /**
  * busybox-static with every applet linked where `busybox --list-full` puts it (sh, httpd,
  * nslookup, wget, nc, sleep, cat, echo, ...). Debian 12 ships busybox 1.35: the tag says
@@ -78,13 +87,11 @@ function busyboxVersion(bin: string): string {
 function busyboxSpec(): ImageSpecToWrite {
   const bin = staticBusybox();
   if (!bin) throw new MissingPrerequisite('a static busybox is missing: apt-get install -y busybox-static');
-  const applets = execFileSync(bin, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   const version = busyboxVersion(bin);
   const osRelease = `NAME="BusyBox"\nID=busybox\nVERSION_ID=${version.slice(1)}\nPRETTY_NAME="BusyBox ${version} (skiff test image)"\n`;
   const files: TarEntry[] = [
     ...baseFiles(),
-    { path: 'bin/busybox', type: 'file', mode: 0o755, data: readFileSync(bin) },
-    ...applets.filter((a) => a !== 'bin/busybox').map((a): TarEntry => ({ path: a, type: 'symlink', linkname: '/bin/busybox' })),
+    ...busyboxFiles(bin),
     { path: 'etc/os-release', type: 'file', data: Buffer.from(osRelease) },
     { path: 'var/www', type: 'dir' },
   ];
@@ -108,10 +115,17 @@ function sharedLibraries(binary: string): string[] {
   return libs;
 }
 
-/** redis-server and redis-cli with the libraries they link, each at the path ldd names. */
+/**
+ * redis-server and redis-cli with the libraries they link, each at the path ldd names,
+ * and busybox's sh and applets (as the official image has a shell): work-queue workers
+ * run `sh -c 'redis-cli ...'` loops in it.
+ */
 function redisSpec(): ImageSpecToWrite {
   const binaries = [need('/usr/bin/redis-server', 'redis-server'), need('/usr/bin/redis-cli', 'redis-tools')];
+  const bb = staticBusybox();
+  if (!bb) throw new MissingPrerequisite('a static busybox is missing (the redis image\'s shell): apt-get install -y busybox-static');
   const files = new Map<string, TarEntry>();
+  for (const f of busyboxFiles(bb)) files.set(f.path, f);
   for (const bin of binaries) {
     // redis-server is a symlink to redis-check-rdb in Debian: copy the content, keep the name (argv[0] picks the mode).
     files.set(bin, { path: bin, type: 'file', mode: 0o755, data: readFileSync(realpathSync(bin)) });
@@ -141,6 +155,9 @@ function inputsKey(name: TestImageName): string {
     if (!bin) throw new MissingPrerequisite('a static busybox is missing: apt-get install -y busybox-static');
     file(bin);
   } else if (name === 'redis') {
+    const bb = staticBusybox();
+    if (!bb) throw new MissingPrerequisite('a static busybox is missing (the redis image\'s shell): apt-get install -y busybox-static');
+    file(bb);
     for (const bin of [need('/usr/bin/redis-server', 'redis-server'), need('/usr/bin/redis-cli', 'redis-tools')]) {
       file(bin);
       for (const lib of sharedLibraries(bin)) file(lib);

@@ -45,6 +45,8 @@ export interface StreamingOptions {
   getNode(name: string): Promise<KObject | undefined>;
   /** The Endpoints object of a service (services/proxy); without it services/proxy answers 503. */
   getEndpoints?(namespace: string, name: string): Promise<KObject | undefined>;
+  /** The Service (services/proxy with a port number: the service port it names). */
+  getService?(namespace: string, name: string): Promise<KObject | undefined>;
   kubeletTLS: KubeletClientTLS;
   /** The kubelet port when the Node does not say (daemonEndpoints.kubeletEndpoint.Port); 10250. */
   defaultKubeletPort?: number;
@@ -52,7 +54,7 @@ export interface StreamingOptions {
 }
 
 /** getPod/getNode/getEndpoints over the apiserver's Registry (its watch cache). */
-export function registryLookups(registry: Registry, table: ResourceTable): Pick<StreamingOptions, 'getPod' | 'getNode' | 'getEndpoints'> {
+export function registryLookups(registry: Registry, table: ResourceTable): Pick<StreamingOptions, 'getPod' | 'getNode' | 'getEndpoints' | 'getService'> {
   const get = (plural: string) => {
     const info = table.lookup('', 'v1', plural);
     if (!info) throw new Error(`no core/v1 ${plural} in the resource table`);
@@ -61,7 +63,9 @@ export function registryLookups(registry: Registry, table: ResourceTable): Pick<
   const pods = get('pods');
   const nodes = get('nodes');
   const endpoints = get('endpoints');
+  const services = get('services');
   return {
+    getService: (ns, name) => services(ns, name),
     getPod: (ns, name) => pods(ns, name),
     getNode: (name) => nodes(undefined, name),
     getEndpoints: (ns, name) => endpoints(ns, name),
@@ -266,10 +270,19 @@ export function createStreaming(opts: StreamingOptions): Streaming {
     let port: number | undefined;
     if (t.resource === 'services') {
       if (!opts.getEndpoints) throw statusFrom(503, 'services/proxy is not available');
+      // As upstream: a port number names a *service* port; endpoints are matched by that port's name.
+      let portName = want;
+      if (/^\d+$/.test(want) && opts.getService) {
+        const svc = await opts.getService(t.namespace, name);
+        if (!svc) throw notFound({ group: '', resource: 'services' }, name);
+        const sp = ((svc.spec as { ports?: { name?: string; port: number }[] } | undefined)?.ports ?? []).find((p) => String(p.port) === want);
+        if (!sp) throw statusFrom(503, `no service port ${want} found for service "${name}"`);
+        portName = sp.name ?? '';
+      }
       const ep = await opts.getEndpoints(t.namespace, name);
       const subsets = ((ep?.subsets ?? []) as { addresses?: { ip: string }[]; ports?: { name?: string; port: number }[] }[]).filter((ss) => ss.addresses?.length);
       for (const ss of subsets) {
-        const p = (ss.ports ?? []).find((x) => !want || x.name === want || String(x.port) === want);
+        const p = (ss.ports ?? []).find((x) => (x.name ?? '') === portName || (!opts.getService && String(x.port) === want));
         if (p) {
           ip = ss.addresses![0].ip;
           port = p.port;

@@ -120,6 +120,8 @@ describe('a real node through kubectl', { skip }, () => {
       kubeletPort: 0,
       kubeletAddress: '127.0.0.1',
       allowEgress: false,
+      // volumes from the API rewritten every 5 s instead of upstream's minute, so the update test is quick
+      syncFrequencyMs: 5_000,
       log: (msg, fields) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`),
     }, nodeStop.signal);
     await eventually(async () => (await client.get(ref.serviceaccounts, 'default', 'default').catch(() => undefined)), 15_000, 'the default ServiceAccount');
@@ -342,15 +344,15 @@ describe('a real node through kubectl', { skip }, () => {
       const denied = await kubectl(['exec', 'cfg-sec', '-c', 'main', '--', 'sh', '-c', 'echo x > /etc/secret/new']);
       assert.notEqual(denied.code, 0);
 
-      // an update: the kubelet rewrites the volume atomically within its sync period (upstream: about a minute)
+      // an update: the kubelet rewrites the volume atomically within its sync period (upstream: about a minute; 5 s here)
       const cm = await client.get(ref.configmaps, 'default', 'app-config');
       await client.update(ref.configmaps, 'default', { ...cm, data: { 'app.properties': 'color=green\nsize=10\n', mode: 'slow' } });
       const updatedAt = Date.now();
-      await eventually(async () => (await sh('cat /etc/config/mode')) === 'slow', 150_000, 'the ConfigMap update in the pod');
+      await eventually(async () => (await sh('cat /etc/config/mode')) === 'slow', 60_000, 'the ConfigMap update in the pod');
       const seconds = ((Date.now() - updatedAt) / 1000).toFixed(1);
       assert.equal(await sh('cat /etc/config/app.properties'), 'color=green\nsize=10\n');
       // the items volume of the same ConfigMap follows too (same refresh pass, or the next)
-      await eventually(async () => (await sh('cat /etc/config-items/sub/dir/mode.txt')) === 'slow', 150_000, 'the update in the items volume');
+      await eventually(async () => (await sh('cat /etc/config-items/sub/dir/mode.txt')) === 'slow', 60_000, 'the update in the items volume');
       assert.equal(await sh('stat -L -c %a /etc/config-items/sub/dir/mode.txt'), '600\n');
       // the same running container, not a restart
       const p = await client.get(ref.pods, 'default', 'cfg-sec');

@@ -71,6 +71,8 @@ export interface RealNodeOptions {
   podManifestPath?: string;
   labels?: Record<string, string>;
   initialBackoffMs?: number;
+  /** How often ConfigMap, Secret, downwardAPI and projected volumes are rewritten from the API (upstream's --sync-frequency, default 1 min). */
+  syncFrequencyMs?: number;
   /** How long to wait for the Node's podCIDR (default 60 s). */
   podCIDRTimeoutMs?: number;
   log?: Logger;
@@ -233,7 +235,7 @@ export async function startRealNode(opts: RealNodeOptions, signal: AbortSignal):
   let server: KubeletServer | undefined;
   let network: NodeNetwork | undefined;
   let podCIDR = opts.podCIDR ?? '';
-  const volumes = new VolumeManager({ podsDir: path.join(rootDir, 'volumes'), client, log });
+  const volumes = new VolumeManager({ podsDir: path.join(rootDir, 'volumes'), client, log, syncPeriodMs: opts.syncFrequencyMs });
   try {
     const cniConfDir = runtime.layout?.cniConfDir ?? (await runtimeCniConfDir(runtime.cri));
     if (!cniConfDir) throw new Error(`the container runtime at ${runtime.endpoint} reports no CNI conf dir`);

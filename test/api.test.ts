@@ -416,6 +416,92 @@ describe('writes', () => {
     const headless = await svc('headless', { clusterIP: 'None', ports: [{ port: 80 }] });
     assert.deepEqual(headless.body.spec.clusterIPs, ['None']);
   });
+
+  it('allocates, keeps and releases healthCheckNodePort for LoadBalancer services with externalTrafficPolicy Local', async () => {
+    const base = '/api/v1/namespaces/t/services';
+    const svc = (name: string, spec: object) => api.json('POST', base, { metadata: { name }, spec });
+    const patch = (name: string, spec: object) => api.json('PATCH', `${base}/${name}`, { spec }, { 'content-type': 'application/merge-patch+json' });
+    const inRange = (n: unknown) => typeof n === 'number' && n >= 30000 && n <= 32767;
+    const lb = (extra: object = {}) => ({ type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }], ...extra });
+
+    const local = await svc('hc-local', lb());
+    assert.equal(local.status, 201, JSON.stringify(local.body));
+    const hc = local.body.spec.healthCheckNodePort;
+    assert.ok(inRange(hc), JSON.stringify(local.body.spec));
+    assert.notEqual(hc, local.body.spec.ports[0].nodePort);
+    // Without node ports for the ports, a health check port is still allocated (upstream's NeedsHealthCheck).
+    const noAlloc = await svc('hc-noalloc', lb({ allocateLoadBalancerNodePorts: false }));
+    assert.equal(noAlloc.status, 201, JSON.stringify(noAlloc.body));
+    assert.ok(inRange(noAlloc.body.spec.healthCheckNodePort));
+    assert.equal(noAlloc.body.spec.ports[0].nodePort, undefined);
+    const cluster = await svc('hc-cluster', { type: 'LoadBalancer', ports: [{ port: 80 }] });
+    assert.equal(cluster.body.spec.externalTrafficPolicy, 'Cluster');
+    assert.equal(cluster.body.spec.healthCheckNodePort, undefined);
+
+    // The allocated port is taken, for health checks and for node ports alike.
+    let r = await svc('hc-clash', lb({ healthCheckNodePort: hc }));
+    assert.equal(r.status, 422);
+    assert.equal(r.body.message, `Service "hc-clash" is invalid: spec.healthCheckNodePort: Invalid value: ${hc}: provided port is already allocated`);
+    r = await svc('np-clash', { type: 'NodePort', ports: [{ port: 80, nodePort: hc }] });
+    assert.equal(r.status, 422);
+    assert.match(r.body.message, /spec\.ports\[0\]\.nodePort: Invalid value: \d+: provided port is already allocated/);
+    r = await svc('hc-range', lb({ healthCheckNodePort: 8080 }));
+    assert.equal(r.status, 422);
+    assert.equal(r.body.message, 'Service "hc-range" is invalid: spec.healthCheckNodePort: Invalid value: 8080: provided port is not in the valid range. The range of valid ports is 30000-32767');
+    r = await svc('hc-notlocal', { type: 'LoadBalancer', healthCheckNodePort: 31000, ports: [{ port: 80 }] });
+    assert.equal(r.status, 422);
+    assert.match(r.body.message, /spec\.healthCheckNodePort: Invalid value: 31000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'/);
+    assert.equal((await api.json('GET', `${base}/hc-clash`)).status, 404);
+
+    // A port no Service holds now, chosen by the test: a user-given value is honoured.
+    const used = new Set<number>();
+    for (const s of (await api.json('GET', '/api/v1/services')).body.items) {
+      for (const p of s.spec.ports ?? []) if (p.nodePort) used.add(p.nodePort);
+      if (s.spec.healthCheckNodePort) used.add(s.spec.healthCheckNodePort);
+    }
+    let fixed = 31555;
+    while (used.has(fixed)) fixed++;
+    const pinned = await svc('hc-fixed', lb({ healthCheckNodePort: fixed }));
+    assert.equal(pinned.status, 201, JSON.stringify(pinned.body));
+    assert.equal(pinned.body.spec.healthCheckNodePort, fixed);
+
+    // Kept across updates: a PUT that leaves it out keeps it; a change is refused.
+    const put = structuredClone(pinned.body);
+    delete put.spec.healthCheckNodePort;
+    put.spec.ports[0].port = 81;
+    r = await api.json('PUT', `${base}/hc-fixed`, put);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.spec.healthCheckNodePort, fixed);
+    r = await patch('hc-fixed', { healthCheckNodePort: fixed === 32767 ? fixed - 1 : fixed + 1 });
+    assert.equal(r.status, 422);
+    assert.equal(r.body.message, 'Service "hc-fixed" is invalid: spec.healthCheckNodePort: Forbidden: field is immutable');
+
+    // Released on delete: another Service can have it.
+    assert.equal((await api.json('DELETE', `${base}/hc-fixed`)).status, 200);
+    r = await svc('hc-reuse', lb({ healthCheckNodePort: fixed }));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+
+    // Released on a change of type to ClusterIP (the type's own fields go with it).
+    r = await patch('hc-reuse', { type: 'ClusterIP' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.spec.healthCheckNodePort, undefined);
+    assert.equal(r.body.spec.externalTrafficPolicy, undefined);
+    assert.equal(r.body.spec.allocateLoadBalancerNodePorts, undefined);
+    assert.equal(r.body.spec.ports[0].nodePort, undefined);
+    r = await svc('hc-reuse2', lb({ healthCheckNodePort: fixed }));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+
+    // Released on a change of policy to Cluster; allocated again on the way back.
+    r = await patch('hc-reuse2', { externalTrafficPolicy: 'Cluster' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.spec.healthCheckNodePort, undefined);
+    r = await svc('np-reuse', { type: 'NodePort', ports: [{ port: 80, nodePort: fixed }] });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    r = await patch('hc-reuse2', { externalTrafficPolicy: 'Local' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.ok(inRange(r.body.spec.healthCheckNodePort));
+    assert.notEqual(r.body.spec.healthCheckNodePort, fixed);
+  });
 });
 
 describe('discovery, OpenAPI and metrics', () => {

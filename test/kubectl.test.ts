@@ -191,6 +191,22 @@ spec:
     assert.match(r.stdout, /mode:\n----\nslow/);
   });
 
+  it('describe svc shows the allocated HealthCheck NodePort of a LoadBalancer with externalTrafficPolicy Local', async () => {
+    const f = await c.file(
+      'lb-local.yaml',
+      'apiVersion: v1\nkind: Service\nmetadata:\n  name: lb-local\nspec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n  selector:\n    app: demo\n  ports:\n  - port: 80\n',
+    );
+    let r = await c.kubectl(['create', '-f', f]);
+    assert.equal(r.stdout, 'service/lb-local created\n', r.stderr);
+    r = await c.kubectl(['get', 'svc', 'lb-local', '-o', 'jsonpath={.spec.healthCheckNodePort}']);
+    const hc = Number(r.stdout);
+    assert.ok(hc >= 30000 && hc <= 32767, r.stdout);
+    r = await c.kubectl(['describe', 'svc', 'lb-local']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\nExternal Traffic Policy:\s+Local\n/);
+    assert.match(r.stdout, new RegExp(`\\nHealthCheck NodePort:\\s+${hc}\\n`));
+  });
+
   it('label, annotate and scale', async () => {
     let r = await c.kubectl(['label', 'cm', 'app-config', 'tier=backend']);
     assert.equal(r.stdout, 'configmap/app-config labeled\n', r.stderr);

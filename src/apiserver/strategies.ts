@@ -197,6 +197,42 @@ function daemonSetStrategy(): Strategy {
   };
 }
 
+/** upstream's apiservice.NeedsHealthCheck: a load balancer that keeps the client address. */
+function needsHealthCheck(svc: KObject): boolean {
+  return svc.spec?.type === 'LoadBalancer' && svc.spec?.externalTrafficPolicy === 'Local';
+}
+
+/** 0 when unset (0 and absent are the same, as upstream's omitempty int32). */
+function healthCheckNodePortOf(svc: KObject): number {
+  const n = svc.spec?.healthCheckNodePort;
+  return typeof n === 'number' ? n : 0;
+}
+
+/**
+ * As upstream's service strategy on update: a field that only belongs to the old type
+ * (or policy) and that the client left as it was is dropped, so a change of type or
+ * externalTrafficPolicy needs no extra nulls; its allocation is freed with the write.
+ * A value the client changed is kept, for validation to refuse.
+ */
+function dropTypeDependentFields(next: KObject, old: KObject): void {
+  const ns = next.spec;
+  const os = old.spec ?? {};
+  if (needsHealthCheck(old) && !needsHealthCheck(next) && healthCheckNodePortOf(next) === healthCheckNodePortOf(old)) {
+    delete ns.healthCheckNodePort;
+  }
+  const wasLB = os.type === 'LoadBalancer';
+  if (wasLB && ns.type !== 'LoadBalancer') {
+    if (typeof ns.allocateLoadBalancerNodePorts === 'boolean' && ns.allocateLoadBalancerNodePorts === os.allocateLoadBalancerNodePorts) {
+      delete ns.allocateLoadBalancerNodePorts;
+    }
+    if ((ns.loadBalancerClass ?? null) === (os.loadBalancerClass ?? null)) delete ns.loadBalancerClass;
+  }
+  const externalPolicyType = (t: unknown) => t === 'NodePort' || t === 'LoadBalancer';
+  if (externalPolicyType(os.type) && !externalPolicyType(ns.type) && (ns.externalTrafficPolicy ?? '') === (os.externalTrafficPolicy ?? '')) {
+    delete ns.externalTrafficPolicy;
+  }
+}
+
 function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strategy {
   const services = () => opts.cache.resource(info()).items.values();
   const ips = new ServiceIPAllocator(opts.serviceClusterIPRange, function* () {
@@ -204,8 +240,13 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
       for (const ip of s.obj.spec?.clusterIPs ?? [s.obj.spec?.clusterIP]) if (ip && ip !== 'None') yield ip;
     }
   });
+  // healthCheckNodePort comes from the same range as the ports' nodePorts, as upstream's.
   const ports = new NodePortAllocator(opts.serviceNodePortRange, function* () {
-    for (const s of services()) for (const p of s.obj.spec?.ports ?? []) if (p.nodePort) yield p.nodePort;
+    for (const s of services()) {
+      for (const p of s.obj.spec?.ports ?? []) if (p.nodePort) yield p.nodePort;
+      const hc = healthCheckNodePortOf(s.obj);
+      if (hc > 0) yield hc;
+    }
   });
   const needsNodePorts = (svc: KObject) => svc.spec?.type === 'NodePort' || svc.spec?.type === 'LoadBalancer';
   const fail = (svc: KObject, errs: FieldError[]) => invalid({ group: '', kind: 'Service' }, svc.metadata.name ?? '', errs);
@@ -269,6 +310,29 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
       } else if (spec.type === 'ClusterIP' || spec.type === 'ExternalName') {
         for (const p of spec.ports ?? []) delete p.nodePort;
       }
+      // healthCheckNodePort, allocated after the nodePorts (so it never equals one of
+      // them), as upstream's txnAllocNodePorts / updateHealthCheckNodePort.
+      if (needsHealthCheck(svc)) {
+        const kept = old && needsHealthCheck(old) ? healthCheckNodePortOf(old) : 0;
+        const wanted = healthCheckNodePortOf(svc);
+        if (kept) {
+          // Kept across updates; a different value is refused by validation (immutable).
+          if (!wanted) spec.healthCheckNodePort = kept;
+        } else if (wanted) {
+          const err = ports.allocateSpecific(wanted);
+          if (err) throw fail(svc, [fieldErr.invalid('spec.healthCheckNodePort', wanted, err)]);
+          releases.push(() => ports.release(wanted));
+        } else {
+          // Also heals a Service stored without one (written before Skiff allocated it).
+          const n = ports.allocateNext();
+          if (n === undefined) throw fail(svc, [fieldErr.invalid('spec.healthCheckNodePort', 0, 'range is full')]);
+          releases.push(() => ports.release(n));
+          spec.healthCheckNodePort = n;
+        }
+      } else if (!healthCheckNodePortOf(svc)) {
+        // 0 means unset (omitempty upstream). A non-zero value here is refused by validation.
+        delete spec.healthCheckNodePort;
+      }
       return release;
     } catch (e) {
       release();
@@ -287,6 +351,7 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
     },
     prepareForUpdate(next, old) {
       next.spec ??= {};
+      dropTypeDependentFields(next, old);
       // The update's allocation is released right away: a failed write leaves the
       // stored Services (the allocator's source of truth) unchanged.
       allocateFor(next, old)();

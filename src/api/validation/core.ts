@@ -248,7 +248,10 @@ export function validateServiceUpdate(next: Obj, old: Obj): FieldError[] {
     errs.push(invalid('spec.loadBalancerClass', ns.loadBalancerClass ?? null, 'may not change once set'));
   }
   const needs = (s: Obj) => s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
-  if (needs(ns) && needs(os) && (num(ns.healthCheckNodePort) ?? 0) !== (num(os.healthCheckNodePort) ?? 0)) {
+  // Upstream never stores such a Service without one; Skiff did before it allocated
+  // them, so an old 0 may be filled in.
+  const oldHC = num(os.healthCheckNodePort) ?? 0;
+  if (needs(ns) && needs(os) && oldHC !== 0 && (num(ns.healthCheckNodePort) ?? 0) !== oldHC) {
     errs.push(forbidden('spec.healthCheckNodePort', FIELD_IMMUTABLE));
   }
   return [...errs, ...validateService(next)];

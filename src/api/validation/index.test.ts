@@ -299,6 +299,22 @@ describe('Service', () => {
       "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
     ]);
   });
+
+  it('healthCheckNodePort: only for LoadBalancer with externalTrafficPolicy Local, a valid port, immutable once set', () => {
+    const lb = (extra: O) => svc({ type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }], ...extra });
+    assert.deepEqual(lines('', 'Service', lb({ healthCheckNodePort: 31000 })), []);
+    assert.deepEqual(lines('', 'Service', lb({ healthCheckNodePort: 70000 })), [
+      'spec.healthCheckNodePort: Invalid value: 70000: must be between 1 and 65535, inclusive',
+    ]);
+    assert.deepEqual(lines('', 'Service', lb({ externalTrafficPolicy: 'Cluster', healthCheckNodePort: 31000 })), [
+      "spec.healthCheckNodePort: Invalid value: 31000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+    ]);
+    assert.deepEqual(lines('', 'Service', lb({ healthCheckNodePort: 31001 }), lb({ healthCheckNodePort: 31000 })), [
+      'spec.healthCheckNodePort: Forbidden: field is immutable',
+    ]);
+    // A Service stored before Skiff allocated the port may get one.
+    assert.deepEqual(lines('', 'Service', lb({ healthCheckNodePort: 31001 }), lb({})), []);
+  });
 });
 
 describe('ConfigMap and Secret', () => {

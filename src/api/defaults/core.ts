@@ -252,6 +252,11 @@ export function defaultService(svc: Obj): void {
   if (externallyAccessible) defaultString(spec, 'externalTrafficPolicy', 'Cluster');
   if (spec.type === 'NodePort' || spec.type === 'LoadBalancer' || spec.type === 'ClusterIP') {
     defaultPointer(spec, 'internalTrafficPolicy', 'Cluster');
+  } else if (spec.type === 'ExternalName') {
+    // A Service changed to ExternalName keeps the policy it was defaulted to in storage
+    // upstream, but every read drops it (defaultOnReadInternalTrafficPolicy), so no
+    // client ever sees one there (`kubectl describe` prints no such line): drop it here.
+    delete spec.internalTrafficPolicy;
   }
   if (spec.type === 'LoadBalancer') {
     defaultPointer(spec, 'allocateLoadBalancerNodePorts', true);

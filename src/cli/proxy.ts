@@ -5,15 +5,24 @@
 //   skiff proxy --kubeconfig FILE --cluster-name NAME [--hostname-override NODE]
 //       [--cluster-cidr 10.244.0.0/16] [--service-cidr 10.96.0.0/12] [--min-sync-period 1s]
 //       [--sync-period 30s] [--masquerade-all] [--localhost-nodeports=true]
-//       [--metrics-bind-address 127.0.0.1:10249] [--cleanup]
+//       [--metrics-bind-address 127.0.0.1:10249] [--healthz-bind-address 0.0.0.0:10256] [--cleanup]
+//
+// Health: every LoadBalancer Service with externalTrafficPolicy Local gets an HTTP health
+// check on its spec.healthCheckNodePort (all addresses), as kube-proxy serves it; a port
+// that cannot be opened becomes a FailedToStartServiceHealthcheck event. /healthz and
+// /livez on --healthz-bind-address are off unless the flag is given (kube-proxy defaults
+// to 0.0.0.0:10256; skiff runs several clusters per machine, and a fixed default port
+// would make the second one's proxy fight the first's).
 
 import { hostname, homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { EventBroadcaster } from '../client/events.ts';
 import { SharedInformerFactory } from '../client/factory.ts';
 import { kubeconfigClient } from '../client/https.ts';
 import { inProcessTransport, type InProcessServer } from '../client/inprocess.ts';
 import { createClient } from '../client/rest.ts';
+import { parseBindAddress } from '../proxy/healthcheck.ts';
 import { Proxier, removeAll, type ProxierOptions } from '../proxy/proxier.ts';
 import { serveMetrics } from './dns.ts';
 import { createLogger } from './log.ts';
@@ -34,6 +43,7 @@ Flags:
   --masquerade-all                  masquerade all traffic to services
   --localhost-nodeports=BOOL        NodePorts also on 127.0.0.1 (sets route_localnet; default true)
   --metrics-bind-address HOST:PORT  serve /metrics and /healthz over HTTP (kube-proxy's 10249; off by default)
+  --healthz-bind-address HOST:PORT  serve the proxy's /healthz and /livez (kube-proxy's 0.0.0.0:10256; off by default)
   --cleanup                         delete the table and exit (as kube-proxy --cleanup)
 `;
 
@@ -49,14 +59,25 @@ function duration(flag: string, v: string): number {
 
 /**
  * The proxy inside `skiff up` / `skiff agent`: its own informers over the in-process
- * transport. Resolves after the first sync (the table is live).
+ * transport, and events (as kube-proxy) unless `opts.recorder` is given. Resolves after
+ * the first sync (the table is live).
  */
 export async function startInProcessProxy(server: InProcessServer, opts: Omit<ProxierOptions, 'factory'>, signal: AbortSignal): Promise<Proxier> {
   const transport = inProcessTransport(server, PROXY_USER);
   const log = opts.log ?? createLogger('proxy');
-  const factory = new SharedInformerFactory(createClient(transport, { userAgent: 'skiff-proxy/0.1.0' }), { log });
-  const proxier = new Proxier({ ...opts, factory, log });
-  signal.addEventListener('abort', () => void proxier.done().then(() => transport.close()), { once: true });
+  const client = createClient(transport, { userAgent: 'skiff-proxy/0.1.0' });
+  const factory = new SharedInformerFactory(client, { log });
+  const events = opts.recorder ? undefined : new EventBroadcaster(client, { log });
+  const proxier = new Proxier({ ...opts, factory, log, recorder: opts.recorder ?? events!.newRecorder({ component: 'kube-proxy', host: opts.nodeName }) });
+  signal.addEventListener(
+    'abort',
+    () =>
+      void proxier.done().then(() => {
+        events?.shutdown();
+        transport.close();
+      }),
+    { once: true },
+  );
   proxier.start(signal);
   await proxier.ready;
   return proxier;
@@ -84,6 +105,7 @@ export async function runProxyCommand(argv: string[]): Promise<void> {
       'masquerade-all': { type: 'boolean' },
       'localhost-nodeports': { type: 'string' },
       'metrics-bind-address': { type: 'string' },
+      'healthz-bind-address': { type: 'string' },
       cleanup: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -103,18 +125,24 @@ export async function runProxyCommand(argv: string[]): Promise<void> {
   if (lh !== 'true' && lh !== 'false') throw new Error(`--localhost-nodeports: expected true or false, got ${lh}`);
   const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
   const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(homedir(), '.kube', 'config');
+  const healthz = values['healthz-bind-address'] || undefined; // "" turns it off, as kube-proxy's
+  if (healthz !== undefined) parseBindAddress(healthz, '--healthz-bind-address');
+  const nodeName = values['hostname-override'] ?? hostname().toLowerCase();
   const kc = kubeconfigClient(kubeconfig, { userAgent: 'skiff-proxy/0.1.0' });
+  const events = new EventBroadcaster(kc.client, { log });
   const ac = new AbortController();
   const proxier = new Proxier({
     factory: new SharedInformerFactory(kc.client, { log }),
     clusterName,
-    nodeName: values['hostname-override'] ?? hostname().toLowerCase(),
+    nodeName,
     clusterCIDRs: list(values['cluster-cidr']),
     serviceCIDRs: list(values['service-cidr']),
     minSyncPeriodMs: values['min-sync-period'] ? duration('--min-sync-period', values['min-sync-period']) : undefined,
     syncPeriodMs: values['sync-period'] ? duration('--sync-period', values['sync-period']) : undefined,
     masqueradeAll: values['masquerade-all'],
     localhostNodePorts: lh === 'true',
+    healthzBindAddress: healthz,
+    recorder: events.newRecorder({ component: 'kube-proxy', host: nodeName }),
     log,
   });
   proxier.start(ac.signal);
@@ -129,6 +157,7 @@ export async function runProxyCommand(argv: string[]): Promise<void> {
     ac.abort();
     await proxier.done();
     metrics?.close();
+    events.shutdown();
     kc.close();
     process.exit(0);
   };

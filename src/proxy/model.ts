@@ -146,3 +146,33 @@ export interface Categorized {
 export function categorize(eps: ProxyEndpoint[], nodeName: string): Categorized {
   return { cluster: usable(eps), local: usable(eps.filter((e) => e.nodeName === nodeName)) };
 }
+
+/**
+ * The health check port this node opens for `svc` (upstream's NeedsHealthCheck: a proxied
+ * LoadBalancer Service with externalTrafficPolicy Local), or 0.
+ */
+export function healthCheckNodePort(svc: KObject): number {
+  const spec = svc.spec ?? {};
+  if (!isProxied(svc) || spec.type !== 'LoadBalancer' || spec.externalTrafficPolicy !== 'Local') return 0;
+  const p = spec.healthCheckNodePort;
+  return typeof p === 'number' && Number.isInteger(p) && p > 0 && p <= 65535 ? p : 0;
+}
+
+/**
+ * Ready endpoints on `nodeName` by "namespace/name", counted by distinct address across the
+ * service's ports and families (upstream's LocalReadyEndpoints: a pod serving 80 and 443 is
+ * one endpoint; terminating ones do not count, so a node left with only those fails).
+ */
+export function localReadyEndpoints(sps: ServicePort[], nodeName: string): Map<string, number> {
+  const ips = new Map<string, Set<string>>();
+  for (const sp of sps) {
+    for (const e of sp.endpoints) {
+      if (!e.ready || e.nodeName !== nodeName) continue;
+      const k = `${sp.namespace}/${sp.name}`;
+      let s = ips.get(k);
+      if (!s) ips.set(k, (s = new Set()));
+      s.add(e.ip);
+    }
+  }
+  return new Map([...ips].map(([k, s]) => [k, s.size]));
+}

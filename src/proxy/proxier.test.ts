@@ -3,10 +3,15 @@
 // this test creates, and packets checked with TCP connections from a "client"
 // namespace (another host or pod, forwarded through the node) and from the node itself
 // to servers in a "pods" namespace. Needs root, iproute2 and nftables; fails without.
+// The proxier's health checks (healthCheckNodePort listeners, /healthz) bind 127.0.0.1 of
+// the test's own network namespace.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { isStatusError } from '../api/errors.ts';
 import type { KObject } from '../api/object.ts';
+import { EventBroadcaster } from '../client/events.ts';
 import { SharedInformerFactory } from '../client/factory.ts';
 import { ref } from '../client/resources.ts';
 import { eventually, startClientTestServer, type ClientTestServer } from '../client/testing.ts';
@@ -18,6 +23,20 @@ import { byEndpoint, CLIENT_ADDR, NetnsLab, NODE_ADDR, NODE_POD_GW, remotes, sh 
 const PORT = 8080;
 const NODE = 'node-a';
 
+/** One GET to 127.0.0.1:port on a fresh connection; undefined when refused. */
+function get(port: number, path = '/'): Promise<{ status: number; headers: IncomingHttpHeaders; body: string } | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNREFUSED' ? resolve(undefined) : reject(e)));
+    req.end();
+  });
+}
+
 describe('proxier in a network namespace', () => {
   let lab: NetnsLab;
   let t: ClientTestServer;
@@ -26,6 +45,7 @@ describe('proxier in a network namespace', () => {
   let pods: string[];
   const logs: string[] = [];
   let ac = new AbortController();
+  let events: EventBroadcaster;
   const clusterName = () => `t${lab.id}`;
 
   const startProxier = async () => {
@@ -40,6 +60,9 @@ describe('proxier in a network namespace', () => {
       minSyncPeriodMs: 50,
       nft: nftRunner({ netns: lab.node }),
       log: (msg, fields) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`),
+      healthzBindAddress: '127.0.0.1:0',
+      healthCheckBindAddresses: ['127.0.0.1'],
+      recorder: events.newRecorder({ component: 'kube-proxy', host: NODE }),
     });
     proxier.start(ac.signal);
     await proxier.ready;
@@ -51,12 +74,14 @@ describe('proxier in a network namespace', () => {
     await lab.serve(PORT, pods);
     t = await startClientTestServer();
     client = t.client('inprocess');
+    events = new EventBroadcaster(client);
     await startProxier();
   });
 
   after(async () => {
     ac.abort();
     await proxier?.done();
+    events?.shutdown();
     await t?.close();
     await lab?.destroy();
   });
@@ -189,6 +214,102 @@ describe('proxier in a network namespace', () => {
     assert.ok(logs.slice(before).some((l) => l.startsWith('rules live') && /maxChangeToLiveMs/.test(l)), logs.slice(before).join('\n'));
     assert.match(proxier.metricsText(), /kubeproxy_network_programming_duration_seconds_count [1-9]/);
     assert.match(proxier.metricsText(), /kubeproxy_sync_proxy_rules_duration_seconds_count [1-9]/);
+  });
+
+  test('healthCheckNodePort of a Local LoadBalancer: 200 with the JSON while this node has a ready endpoint, else 503; closed on a change to Cluster and on delete', async () => {
+    const lb = { type: 'LoadBalancer', externalTrafficPolicy: 'Local' };
+    const local = await svc('hc-local', lb);
+    const hcPort: number = local.spec.healthCheckNodePort;
+    assert.ok(hcPort >= 30000 && hcPort <= 32767, `healthCheckNodePort ${hcPort}`);
+    await slice('hc-local', [{ ip: pods[0], node: NODE }, { ip: pods[1] }]);
+    const ok = await eventually(async () => ((await get(hcPort))?.status === 200 ? get(hcPort) : undefined), 10_000, 'health check 200');
+    assert.equal(ok!.headers['content-type'], 'application/json');
+    assert.equal(ok!.headers['x-content-type-options'], 'nosniff');
+    assert.equal(ok!.body, '{\n\t"service": {\n\t\t"namespace": "default",\n\t\t"name": "hc-local"\n\t},\n\t"localEndpoints": 1,\n\t"serviceProxyHealthy": true\n}');
+
+    // Endpoints only on another node: this node tells the load balancer to go elsewhere.
+    const remote = await svc('hc-remote', lb);
+    const remotePort: number = remote.spec.healthCheckNodePort;
+    await slice('hc-remote', [{ ip: pods[1] }, { ip: pods[2] }]);
+    const no = await eventually(() => get(remotePort), 10_000, 'second health check listening');
+    assert.equal(no.status, 503);
+    assert.deepEqual(JSON.parse(no.body), { service: { namespace: 'default', name: 'hc-remote' }, localEndpoints: 0, serviceProxyHealthy: true });
+
+    // The local endpoint terminates (serving, not ready): it no longer counts.
+    const cur = await client.get(ref.endpointslices, 'default', 'hc-local-abc');
+    await client.update(ref.endpointslices, 'default', { ...sliceFor('hc-local', [{ ip: pods[0], node: NODE, ready: false, terminating: true }, { ip: pods[1] }]), metadata: cur.metadata });
+    const gone = await eventually(async () => ((await get(hcPort))?.status === 503 ? get(hcPort) : undefined), 10_000, 'health check 503');
+    assert.equal(JSON.parse(gone!.body).localEndpoints, 0);
+
+    await client.patch(ref.services, 'default', 'hc-local', 'merge', { spec: { externalTrafficPolicy: 'Cluster' } });
+    await eventually(async () => (await get(hcPort)) === undefined, 10_000, 'listener closed after the change to Cluster');
+    await client.delete(ref.services, 'default', 'hc-remote');
+    await eventually(async () => (await get(remotePort)) === undefined, 10_000, 'listener closed after the delete');
+    assert.deepEqual([...proxier.serviceHealth.listening().keys()].filter((k) => k.startsWith('default/hc-')), []);
+  });
+
+  test('a healthCheckNodePort already in use on this node: a FailedToStartServiceHealthcheck event on the Service; a later sync opens it once free', async () => {
+    // Occupy a port of the NodePort range, then ask for it as the Service's health check port.
+    let blocker: Server | undefined;
+    let s: KObject | undefined;
+    for (let i = 0; i < 20 && !s; i++) {
+      const port = 30000 + Math.floor(Math.random() * 2768);
+      const b = createServer((_, res) => res.end('someone else'));
+      const bound = await new Promise<boolean>((r) => b.once('error', () => r(false)).listen(port, '127.0.0.1', () => r(true)));
+      if (!bound) continue;
+      try {
+        s = await svc('hc-busy', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: port });
+        blocker = b;
+      } catch (e) {
+        b.close();
+        if (!isStatusError(e)) throw e;
+      }
+    }
+    assert.ok(s && blocker, 'a free port of the range');
+    const port: number = s.spec.healthCheckNodePort;
+    try {
+      const ev = await eventually(async () => {
+        const list = await client.list(ref.events, 'default');
+        return list.items.find((e) => e.reason === 'FailedToStartServiceHealthcheck' && e.involvedObject?.name === 'hc-busy');
+      }, 10_000, 'FailedToStartServiceHealthcheck event');
+      assert.equal(ev.type, 'Warning');
+      assert.deepEqual([ev.involvedObject.kind, ev.involvedObject.uid], ['Service', s.metadata.uid]);
+      assert.equal(ev.source?.component, 'kube-proxy');
+      assert.equal(ev.message, `node ${NODE} failed to start healthcheck "default/hc-busy" on port ${port}: listen tcp 127.0.0.1:${port}: bind: address already in use`);
+      assert.equal((await get(port))?.body, 'someone else');
+    } finally {
+      await new Promise((r) => blocker!.close(r));
+    }
+    await proxier.syncNow();
+    const r = await eventually(() => get(port), 10_000, 'health check listening once the port is free');
+    assert.equal(r.status, 503, 'no endpoints');
+    await client.delete(ref.services, 'default', 'hc-busy');
+    await eventually(async () => (await get(port)) === undefined, 10_000, 'closed after the delete');
+  });
+
+  test('/healthz and /livez answer 200 after a sync; a node tainted ToBeDeletedByClusterAutoscaler fails /healthz only', async () => {
+    const { port } = await proxier.healthzAddress()!;
+    await proxier.syncNow();
+    const r = (await get(port, '/healthz'))!;
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'application/json');
+    const body = JSON.parse(r.body);
+    assert.equal(body.nodeEligible, true);
+    assert.match(body.lastUpdated, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC$/);
+    assert.equal((await get(port, '/livez'))!.status, 200);
+    assert.equal((await get(port, '/'))!.status, 404);
+
+    await client.create(ref.nodes, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE }, spec: { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', value: '1700000000', effect: 'NoSchedule' }] } });
+    try {
+      const bad = await eventually(async () => ((await get(port, '/healthz'))?.status === 503 ? get(port, '/healthz') : undefined), 10_000, '/healthz 503');
+      assert.equal(JSON.parse(bad!.body).nodeEligible, false);
+      assert.equal((await get(port, '/livez'))!.status, 200);
+      await client.patch(ref.nodes, undefined, NODE, 'merge', { spec: { taints: null } });
+      await eventually(async () => (await get(port, '/healthz'))?.status === 200, 10_000, '/healthz 200 again');
+    } finally {
+      await client.delete(ref.nodes, undefined, NODE);
+    }
+    assert.match(proxier.metricsText(), /kubeproxy_healthz_total\{code="503"\} [1-9]/);
   });
 
   test('a restarted proxier rebuilds the table from the API and removes what is gone; removeAll deletes the table', async () => {

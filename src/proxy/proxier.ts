@@ -14,13 +14,21 @@
 //     (kubeproxy_network_programming_duration_seconds; EndpointSlices carry the trigger
 //     time of the pod change in endpoints.kubernetes.io/last-change-trigger-time) and
 //     logged for every sync that applied changes.
+//   - Health (src/proxy/healthcheck.ts): a change queued and not live within
+//     healthTimeout makes the proxy unhealthy; every successful sync (applied or
+//     unchanged) marks it updated and re-syncs the healthCheckNodePort listeners and their
+//     local endpoint counts, as kube-proxy does after its transaction. A failed transaction
+//     leaves them as they were. Listeners and the healthz server close when the proxier stops.
 
 import type { KObject } from '../api/object.ts';
 import type { SharedInformerFactory } from '../client/factory.ts';
+import type { EventRecorder } from '../client/events.ts';
 import type { Informer } from '../client/informer.ts';
 import { ref } from '../client/resources.ts';
 import type { Logger } from '../client/util.ts';
-import { LABEL_SERVICE_NAME, servicePorts, type ServicePort } from './model.ts';
+import type { AddressInfo } from 'node:net';
+import { ProxyHealth, ProxyHealthzServer, ServiceHealthServer, type HealthCheckService } from './healthcheck.ts';
+import { healthCheckNodePort, LABEL_SERVICE_NAME, localReadyEndpoints, servicePorts, type ServicePort } from './model.ts';
 import { listTable, NftMissingError, nftRunner, type NftRunner } from './nft.ts';
 import { removeScript, renderRuleset, type RenderOptions, type TableContents } from './render.ts';
 
@@ -40,6 +48,18 @@ export interface ProxierOptions extends Omit<RenderOptions, 'table' | 'comment'>
   syncPeriodMs?: number;
   nft?: NftRunner;
   log?: Logger;
+  /**
+   * Serve /healthz and /livez here (kube-proxy --healthz-bind-address, upstream default
+   * 0.0.0.0:10256; off when unset). Port 0 picks a free port: see healthzAddress().
+   * Also watches this node for the autoscaler's deletion taint (/healthz nodeEligible).
+   */
+  healthzBindAddress?: string;
+  /** Where healthCheckNodePort listeners bind; default: all addresses. */
+  healthCheckBindAddresses?: string[];
+  /** Queued changes not live within this time make the proxy unhealthy (default 2 × syncPeriod, as kube-proxy). */
+  healthTimeoutMs?: number;
+  /** Events (FailedToStartServiceHealthcheck); none when unset. */
+  recorder?: EventRecorder;
 }
 
 export function tableName(clusterName: string): string {
@@ -107,6 +127,11 @@ export class Proxier {
   /** Resolves after the first successful sync following the informers' sync; rejects when nft is missing. */
   readonly ready: Promise<void>;
   private stopped: Promise<void> | undefined;
+  /** The proxy's health, as /healthz and the service health checks report it. */
+  readonly health: ProxyHealth;
+  /** The healthCheckNodePort listeners. */
+  readonly serviceHealth: ServiceHealthServer;
+  private healthz: ProxyHealthzServer | undefined;
 
   /** Registers the informers on opts.factory (start() starts the factory). */
   constructor(opts: ProxierOptions) {
@@ -127,19 +152,45 @@ export class Proxier {
     const onSlice = (s: KObject) => this.changed(triggerTime(s) ?? Date.now());
     this.services.addEventHandler({ onAdd: onService, onUpdate: (o, n) => o !== n && onService(), onDelete: onService });
     this.slices.addEventHandler({ onAdd: onSlice, onUpdate: (o, n) => o !== n && onSlice(n), onDelete: () => this.changed(Date.now()) });
+    this.health = new ProxyHealth({ healthTimeoutMs: opts.healthTimeoutMs ?? 2 * (opts.syncPeriodMs ?? 30_000) });
+    this.serviceHealth = new ServiceHealthServer({
+      nodeName: opts.nodeName,
+      bindAddresses: opts.healthCheckBindAddresses,
+      recorder: opts.recorder,
+      log: this.log,
+      proxyHealthy: () => this.health.isHealthy(),
+    });
+    if (opts.healthzBindAddress !== undefined) {
+      // Only this node, as kube-proxy's node informer.
+      const nodes = opts.factory.informerFor(ref.nodes, { fieldSelector: `metadata.name=${opts.nodeName}` });
+      const onNode = (n: KObject) => this.health.syncNode(n);
+      nodes.addEventHandler({ onAdd: onNode, onUpdate: (_, n) => onNode(n), onDelete: onNode });
+    }
+  }
+
+  /** Where /healthz listens, once it does (undefined without healthzBindAddress). */
+  healthzAddress(): Promise<AddressInfo> | undefined {
+    return this.healthz?.listening;
   }
 
   /** Starts informers and the sync loop until `signal` aborts (the rules stay: removeAll() is for reset). */
   start(signal: AbortSignal): void {
     if (this.stopped) return;
     this.signal = signal;
+    if (this.opts.healthzBindAddress !== undefined) this.healthz = new ProxyHealthzServer(this.opts.healthzBindAddress, this.health, signal, { log: this.log });
     this.stopped = (async () => {
       this.opts.factory.start(signal);
-      if (!(await this.opts.factory.waitForSync(signal))) return;
-      this.schedule(0);
-      await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
-      if (this.timer) clearTimeout(this.timer);
-      await this.running;
+      if (await this.opts.factory.waitForSync(signal)) {
+        // As kube-proxy's sync loop: healthy from its start, before the first sync ends.
+        this.health.updated();
+        this.schedule(0);
+        await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+        if (this.timer) clearTimeout(this.timer);
+        await this.running;
+      }
+      await this.serial;
+      await this.serviceHealth.close();
+      await this.healthz?.closed();
     })();
   }
 
@@ -151,6 +202,7 @@ export class Proxier {
     this.pending.push(at);
     this.dirty = true;
     if (!this.signal || this.signal.aborted || !this.services.hasSynced() || !this.slices.hasSynced()) return;
+    this.health.queuedUpdate();
     const min = this.opts.minSyncPeriodMs ?? 1000;
     this.schedule(Math.max(0, this.lastSyncAt + min - Date.now()));
   }
@@ -232,11 +284,13 @@ export class Proxier {
         this.known = listed.contents;
         if (!listed.exists) this.lastScript = '';
       }
-      const ruleset = renderRuleset(this.servicePorts(), { ...this.opts, table: this.table, comment: `skiff service proxy of cluster ${this.opts.clusterName}; rebuilt from the API on every sync` });
+      const sps = this.servicePorts();
+      const ruleset = renderRuleset(sps, { ...this.opts, table: this.table, comment: `skiff service proxy of cluster ${this.opts.clusterName}; rebuilt from the API on every sync` });
       const script = ruleset.script(this.known);
       this.lastStats = ruleset.stats;
       if (script === this.lastScript && !opts.force) {
         this.finishChanges(changes, startedAt, false);
+        await this.synced(sps);
         this.resolveReady();
         return { applied: false, seconds: (performance.now() - t0) / 1000, stats: ruleset.stats };
       }
@@ -250,6 +304,7 @@ export class Proxier {
       this.lastSuccess = this.lastSyncAt;
       this.syncHist.observe(seconds);
       this.finishChanges(changes, startedAt, true, seconds, ruleset.stats);
+      await this.synced(sps);
       this.resolveReady();
       return { applied: true, seconds, stats: ruleset.stats };
     } catch (e) {
@@ -258,6 +313,26 @@ export class Proxier {
       this.dirty = true;
       this.lastSyncAt = Date.now();
       throw e;
+    }
+  }
+
+  /** After a successful sync: health updated, health check listeners and counts follow the caches. */
+  private async synced(sps: ServicePort[]): Promise<void> {
+    this.health.updated();
+    // Changes that arrived during this sync are not live yet: they stay queued.
+    if (this.pending.length) this.health.queuedUpdate();
+    if (this.signal?.aborted) return;
+    const wanted: HealthCheckService[] = [];
+    for (const svc of this.services.lister.list()) {
+      const port = healthCheckNodePort(svc);
+      if (port) wanted.push({ namespace: svc.metadata.namespace ?? '', name: svc.metadata.name ?? '', uid: svc.metadata.uid, port });
+    }
+    try {
+      await this.serviceHealth.syncServices(wanted);
+      this.serviceHealth.syncEndpoints(localReadyEndpoints(sps, this.opts.nodeName));
+    } catch (e) {
+      // The rules are live; a health check problem must not undo that.
+      this.log('error syncing healthcheck services', { error: String((e as Error).message ?? e) });
     }
   }
 
@@ -298,6 +373,14 @@ export class Proxier {
       `kubeproxy_sync_proxy_rules_nftables_objects{kind="chains"} ${this.lastStats?.chains ?? 0}`,
       `kubeproxy_sync_proxy_rules_nftables_objects{kind="rules"} ${this.lastStats?.rules ?? 0}`,
       `kubeproxy_sync_proxy_rules_nftables_objects{kind="elements"} ${this.lastStats?.elements ?? 0}`,
+      '# HELP kubeproxy_healthz_total Cumulative proxy healthz HTTP status',
+      '# TYPE kubeproxy_healthz_total counter',
+      `kubeproxy_healthz_total{code="200"} ${this.health.served.healthz[200]}`,
+      `kubeproxy_healthz_total{code="503"} ${this.health.served.healthz[503]}`,
+      '# HELP kubeproxy_livez_total Cumulative proxy livez HTTP status',
+      '# TYPE kubeproxy_livez_total counter',
+      `kubeproxy_livez_total{code="200"} ${this.health.served.livez[200]}`,
+      `kubeproxy_livez_total{code="503"} ${this.health.served.livez[503]}`,
     ];
     return lines.join('\n') + '\n';
   }

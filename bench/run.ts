@@ -12,6 +12,10 @@
 //               time; delivery latency from the create request's start to each watcher
 //   sim         simulated nodes (bench/sim.ts, in its own process): nodes registered/s,
 //               idle heartbeat CPU per 1,000 nodes, memory per 10,000 pods (--no-sim skips)
+//   pods        pod startup latency on a real node (bench/pods.ts, in its own process):
+//               create → Running p50/p99 over 50 pods beside the same pods through CRI
+//               alone (--no-pods skips; skipped with the reason when not root or
+//               containerd, runc, CNI plugins, nft or busybox-static are missing)
 //
 // The apiserver and the bare server each run in their own process (node src/cli/main.ts
 // server; node bench/bare-server.ts); the client load runs here. Sizes are flags:
@@ -19,7 +23,7 @@
 //   node bench/run.ts [--quick] [--protocols h1,h2] [--concurrency 32] [--creates 10000]
 //                     [--gets 20000] [--pods 5000] [--list-runs 20] [--watchers 100]
 //                     [--writes 500] [--write-interval-ms 5] [--rounds 3] [--cpu-prof]
-//                     [--no-sim] [--out bench/results]
+//                     [--no-sim] [--no-pods] [--out bench/results]
 //
 // Throughput figures are the best of --rounds (bare and apiserver alternate within a
 // round). A figure whose client process was near 100% CPU is marked client-bound: the
@@ -37,6 +41,7 @@ import { createClient, percentile, readAdminCredentials, runConcurrent, type Cli
 import { processCpuMs, startChild, type Child } from './processes.ts';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
 import { formatSimTable, runSimBenchChild } from './sim.ts';
+import { formatPodsTable, runPodsBenchChild } from './pods.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -55,6 +60,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string' },
     'cpu-prof': { type: 'boolean' },
     'no-sim': { type: 'boolean' },
+    'no-pods': { type: 'boolean' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -499,6 +505,11 @@ try {
     log('simulated nodes (node bench/sim.ts)');
     sim = await runSimBenchChild(quick ? ['--quick'] : []);
   }
+  let pods;
+  if (!flags['no-pods']) {
+    log('pod startup latency on a real node (node bench/pods.ts)');
+    pods = await runPodsBenchChild([], log);
+  }
 
   let profile: (ProfileSummary & { file: string }) | undefined;
   if (config.cpuProfile) {
@@ -521,6 +532,7 @@ try {
     serverCpuTotalMs,
     profile,
     sim,
+    pods,
   };
   await mkdir(outDir, { recursive: true });
   const json = JSON.stringify(result, null, 2) + '\n';
@@ -530,6 +542,7 @@ try {
 
   process.stdout.write(formatTable(result) + '\n');
   if (sim) process.stdout.write('\n' + formatSimTable(sim) + '\n');
+  if (pods) process.stdout.write('\n' + formatPodsTable(pods) + '\n');
   if (profile) process.stdout.write(`\napiserver CPU profile (${profile.file}):\n${formatProfile({ ...profile, topSelf: profile.topSelf.slice(0, 15), topInclusive: profile.topInclusive.slice(0, 15), byFile: profile.byFile.slice(0, 10) })}\n`);
   process.stdout.write(`\nwrote ${file}\n`);
 } catch (e) {

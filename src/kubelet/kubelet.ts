@@ -33,6 +33,7 @@ import {
   microTime,
 } from './nodestatus.ts';
 import { PodWorker, type PodWorkerContext } from './pods/worker.ts';
+import { RuntimeRelist } from './pods/relist.ts';
 import * as L from './pods/labels.ts';
 import { isMirrorPod, startStaticPods } from './static/static.ts';
 
@@ -228,6 +229,9 @@ export async function startKubelet(opts: KubeletOptions, signal: AbortSignal): P
   // ---- pods ----
   const informer = new Informer(client, ref.pods, { fieldSelector: `spec.nodeName=${nodeName}`, log });
   const staticPods = new Map<string, KObject>();
+  // one runtime listing per period for every pod (upstream's PLEG); a change wakes the pod's worker
+  const relist = new RuntimeRelist(runtime, { nodeName, onChange: (uid) => workers.get(uid)?.kick(), log });
+  runs.push(relist.run(signal));
 
   async function writeStatus(pod: KObject, status: Record<string, any>): Promise<void> {
     const isStatic = pod.metadata.annotations?.[L.CONFIG_SOURCE] === 'file';
@@ -292,6 +296,7 @@ export async function startKubelet(opts: KubeletOptions, signal: AbortSignal): P
       const names = new Set(own.map((s) => s.metadata.name));
       return [...own, ...master.filter((s) => !names.has(s.metadata.name))];
     },
+    runtimeSnapshot: (uid, since) => relist.snapshot(uid, since),
     writeStatus,
     deletePod,
     log,

@@ -5,7 +5,8 @@
 // writes the pod status when it changed. A kubelet restart builds the same view from the
 // runtime, so running containers are adopted, never restarted.
 
-import { readFileSync, mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { KObject } from '../../api/object.ts';
@@ -16,6 +17,7 @@ import { isNotFound } from '../cri/types.ts';
 import { generatePodStatus, isRestartableInitContainer, type ContainerState, type ContainerStatus } from '../podstatus.ts';
 import { rfc3339 } from '../nodestatus.ts';
 import { PodProber } from '../probes/prober.ts';
+import type { PodRuntimeView } from './relist.ts';
 import { containerEnv, expand, type DataSource } from './env.ts';
 import * as L from './labels.ts';
 import { parseQuantity } from '../../api/validation/quantity.ts';
@@ -23,6 +25,8 @@ import { parseQuantity } from '../../api/validation/quantity.ts';
 export const INITIAL_BACKOFF_MS = 10_000;
 export const MAX_BACKOFF_MS = 300_000;
 const RESYNC_MS = 1000;
+/** Runtime calls that change what the runtime reports: a view taken before one ended is stale. */
+const MUTATING = new Set(['runPodSandbox', 'stopPodSandbox', 'removePodSandbox', 'createContainer', 'startContainer', 'stopContainer', 'removeContainer', 'execSync']);
 const MAX_TERMINATION_MESSAGE = 4096;
 const DEADLINE_MESSAGE = 'Pod was active on the node longer than the specified deadline';
 
@@ -46,6 +50,12 @@ export interface PodWorkerContext {
   mountPod?: (pod: KObject) => Promise<Map<string, Input<Mount>[]>>;
   /** Unmounts and removes the pod's volumes once its sandboxes are gone. */
   unmountPod?: (uid: string) => Promise<void>;
+  /**
+   * The node-wide relist's view of a pod's sandboxes and containers, taken after `since`
+   * (performance.now() time); undefined when there is none that fresh (pods/relist.ts).
+   * Absent: every sync pass lists for itself.
+   */
+  runtimeSnapshot?: (uid: string, since: number) => PodRuntimeView | undefined;
   /** Writes `status` for `pod` (pods/status); the caller handles conflicts. */
   writeStatus: (pod: KObject, status: Record<string, any>) => Promise<void>;
   /** Removes the pod from the API once it is stopped (grace 0, uid precondition). */
@@ -163,6 +173,10 @@ export class PodWorker {
   pod: KObject;
   readonly uid: string;
   readonly #ctx: PodWorkerContext;
+  /** ctx.runtime, noting when this worker changes the runtime (#lastMutation, #mutating). */
+  readonly #rt: CriRuntime;
+  #mutating = 0;
+  #lastMutation = -Infinity;
   readonly #prober: PodProber;
   #removed = false;
   #kick: (() => void) | undefined;
@@ -171,7 +185,10 @@ export class PodWorker {
   readonly #pullBackoff = new Map<string, Backoff>();
   /** Waiting reasons of containers that could not be started (image, config). */
   readonly #waiting = new Map<string, { reason: string; message?: string }>();
+  /** ContainerStatus by container id: kept while the runtime's list shows the same state (an exited one never changes). */
   readonly #statusCache = new Map<string, CriContainerStatus>();
+  /** Per sandbox id (it never changes for a sandbox's life): its attempt and its IP (undefined: none). */
+  readonly #sandboxInfo = new Map<string, { attempt: number; ip?: string }>();
   readonly #killing = new Set<string>();
   #startTime: string | undefined;
   #done = false;
@@ -184,6 +201,22 @@ export class PodWorker {
 
   constructor(ctx: PodWorkerContext, pod: KObject) {
     this.#ctx = ctx;
+    this.#rt = new Proxy(ctx.runtime, {
+      get: (target, key, receiver) => {
+        const v = Reflect.get(target, key, receiver);
+        if (typeof v !== 'function') return v;
+        if (typeof key !== 'string' || !MUTATING.has(key)) return v.bind(target);
+        return async (...args: unknown[]) => {
+          this.#mutating++;
+          try {
+            return await v.apply(target, args);
+          } finally {
+            this.#mutating--;
+            this.#lastMutation = performance.now();
+          }
+        };
+      },
+    });
     this.pod = pod;
     this.uid = pod.metadata.uid ?? '';
     this.#startTime = pod.status?.startTime;
@@ -277,10 +310,14 @@ export class PodWorker {
     };
   }
 
-  async #observe(): Promise<Observed> {
-    const rt = this.#ctx.runtime;
-    const sbs = await rt.listPodSandbox({ labelSelector: { [L.POD_UID]: this.uid } });
-    const cs = await rt.listContainers({ labelSelector: { [L.POD_UID]: this.uid } });
+  /** What the runtime has for this pod: the node's relist when it is newer than this worker's last change (and `fresh` is not asked), else listed now. */
+  async #observe(opts: { fresh?: boolean } = {}): Promise<Observed> {
+    const rt = this.#rt;
+    const view = opts.fresh || this.#mutating > 0 ? undefined : this.#ctx.runtimeSnapshot?.(this.uid, this.#lastMutation);
+    const [sbs, cs] = view ? [view.sandboxes, view.containers] : await Promise.all([
+      rt.listPodSandbox({ labelSelector: { [L.POD_UID]: this.uid } }),
+      rt.listContainers({ labelSelector: { [L.POD_UID]: this.uid } }),
+    ]);
     const containers = new Map<string, CriContainer[]>();
     for (const c of cs) {
       const n = c.labels[L.CONTAINER_NAME] ?? c.metadata?.name ?? '';
@@ -292,17 +329,23 @@ export class PodWorker {
       .map((s) => ({ id: s.id, ready: s.state === 'SANDBOX_READY', attempt: s.metadata?.attempt ?? 0, createdAt: s.createdAt }))
       .sort((a, b) => b.createdAt - a.createdAt);
     this.sandboxId = sandboxes.find((s) => s.ready)?.id;
+    for (const id of this.#sandboxInfo.keys()) if (!sandboxes.some((s) => s.id === id)) this.#sandboxInfo.delete(id);
     this.containerIds.clear();
     for (const [n, list] of containers) if (list[0]) this.containerIds.set(n, list[0].id);
     return { sandboxes, containers };
   }
 
-  async #criStatus(id: string): Promise<CriContainerStatus | undefined> {
+  /**
+   * The runtime's status of a container. Cached: an exited container's for good, any other
+   * while the runtime's list (`listState`, from this pass's #observe) still shows the state
+   * it had, so a running container costs no ContainerStatus call per sync pass.
+   */
+  async #criStatus(id: string, listState?: string): Promise<CriContainerStatus | undefined> {
     const cached = this.#statusCache.get(id);
-    if (cached) return cached;
+    if (cached && (cached.state === 'CONTAINER_EXITED' || cached.state === listState)) return cached;
     try {
-      const s = (await this.#ctx.runtime.containerStatus(id)).status;
-      if (s && s.state === 'CONTAINER_EXITED') this.#statusCache.set(id, s);
+      const s = (await this.#rt.containerStatus(id)).status;
+      if (s) this.#statusCache.set(id, s);
       return s;
     } catch (e) {
       if (isNotFound(e)) return undefined;
@@ -340,19 +383,28 @@ export class PodWorker {
       if (obs.sandboxes.length) this.#event(undefined, false, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
       const cfg = this.sandboxConfig(attempt);
       mkdirSync(cfg.logDirectory!, { recursive: true });
+      let id: string;
       try {
-        await this.#ctx.runtime.runPodSandbox(cfg, { signal });
+        id = await this.#rt.runPodSandbox(cfg, { signal });
       } catch (e) {
         this.#event(undefined, false, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(e as Error).message}`);
         throw e;
       }
-      obs = await this.#observe();
-      sandbox = obs.sandboxes.find((s) => s.ready);
+      // RunPodSandbox returns once the sandbox is ready: no need to list again (pod startup latency)
+      sandbox = { id, ready: true, attempt, createdAt: Date.now() * 1e6 };
+      obs.sandboxes.unshift(sandbox);
+      this.sandboxId = id;
     }
     let podIP: string | undefined;
     if (sandbox) {
-      const st = await this.#ctx.runtime.podSandboxStatus(sandbox.id);
-      podIP = st.status?.network?.ip || (st.status?.linux?.namespaces?.options?.network === 'NODE' ? this.#ctx.hostIP : undefined);
+      let info = this.#sandboxInfo.get(sandbox.id);
+      if (!info) {
+        const st = await this.#rt.podSandboxStatus(sandbox.id);
+        const ip = st.status?.network?.ip || (st.status?.linux?.namespaces?.options?.network === 'NODE' ? this.#ctx.hostIP : undefined);
+        info = { attempt: st.status?.metadata?.attempt ?? sandbox.attempt, ip };
+        if (ip) this.#sandboxInfo.set(sandbox.id, info); // no IP yet: ask again next pass
+      }
+      podIP = info.ip;
     }
     const host = podIP && podIP !== this.#ctx.hostIP ? podIP : '127.0.0.1';
 
@@ -361,7 +413,7 @@ export class PodWorker {
     for (const list of obs.containers.values()) {
       for (const old of list.slice(2)) {
         if (old.state !== 'CONTAINER_EXITED') continue;
-        await this.#ctx.runtime.removeContainer(old.id).catch(() => undefined);
+        await this.#rt.removeContainer(old.id).catch(() => undefined);
         this.#statusCache.delete(old.id);
       }
     }
@@ -394,7 +446,7 @@ export class PodWorker {
       this.#finished = true;
       for (const s of obs.sandboxes.filter((x) => x.ready)) {
         await this.#killAll(obs, this.#graceSeconds());
-        await this.#ctx.runtime.stopPodSandbox(s.id);
+        await this.#rt.stopPodSandbox(s.id);
       }
       obs = await this.#observe();
       sandbox = undefined;
@@ -591,10 +643,10 @@ export class PodWorker {
     const runAsGroup = sc.runAsGroup ?? psc.runAsGroup;
     const hostNetwork = !!this.pod.spec?.hostNetwork || !this.#ctx.podNetwork;
     const preStop = c.lifecycle?.preStop;
-    const sandboxConfig = this.sandboxConfig((await this.#ctx.runtime.podSandboxStatus(opts.sandboxId)).status?.metadata?.attempt ?? 0);
+    const sandboxConfig = this.sandboxConfig(this.#sandboxInfo.get(opts.sandboxId)?.attempt ?? (await this.#rt.podSandboxStatus(opts.sandboxId)).status?.metadata?.attempt ?? 0);
     let id: string;
     try {
-      id = await this.#ctx.runtime.createContainer({
+      id = await this.#rt.createContainer({
         podSandboxId: opts.sandboxId,
         sandboxConfig,
         config: {
@@ -641,7 +693,7 @@ export class PodWorker {
     }
     this.#event(c.name, init, 'Normal', 'Created', `Created container: ${c.name}`);
     try {
-      await this.#ctx.runtime.startContainer(id, { signal: opts.signal });
+      await this.#rt.startContainer(id, { signal: opts.signal });
     } catch (e) {
       const message = (e as Error).message;
       this.#event(c.name, init, 'Warning', 'Failed', `Error: ${message}`);
@@ -656,14 +708,14 @@ export class PodWorker {
       // As upstream: the hook runs before the container counts as started; a failure kills it.
       let failure: string | undefined;
       try {
-        const r = await this.#ctx.runtime.execSync(id, { cmd: postStart.exec.command, timeout: this.#graceSeconds() });
+        const r = await this.#rt.execSync(id, { cmd: postStart.exec.command, timeout: this.#graceSeconds() });
         if (r.exitCode !== 0) failure = `command ${JSON.stringify(postStart.exec.command.join(' '))} exited with ${r.exitCode}: ${r.stdout}${r.stderr}`;
       } catch (e) {
         failure = (e as Error).message;
       }
       if (failure) {
         this.#event(c.name, init, 'Warning', 'FailedPostStartHook', `PostStartHook failed: ${failure}`);
-        const list = await this.#ctx.runtime.listContainers({ id });
+        const list = await this.#rt.listContainers({ id });
         if (list[0]) await this.#killContainer(list[0], { grace: this.#graceSeconds(), announce: false });
       }
     }
@@ -682,7 +734,7 @@ export class PodWorker {
       const preStop = specC?.lifecycle?.preStop ?? (c.annotations[L.PRESTOP_HANDLER] ? JSON.parse(c.annotations[L.PRESTOP_HANDLER]) : undefined);
       if (preStop?.exec?.command && opts.grace > 0) {
         try {
-          const r = await this.#ctx.runtime.execSync(c.id, { cmd: preStop.exec.command, timeout: opts.grace });
+          const r = await this.#rt.execSync(c.id, { cmd: preStop.exec.command, timeout: opts.grace });
           if (r.exitCode !== 0) this.#event(name, init, 'Warning', 'FailedPreStopHook', `PreStopHook failed: command ${JSON.stringify(preStop.exec.command.join(' '))} exited with ${r.exitCode}: ${r.stdout}${r.stderr}`);
         } catch (e) {
           this.#event(name, init, 'Warning', 'FailedPreStopHook', `PreStopHook failed: ${(e as Error).message}`);
@@ -691,7 +743,7 @@ export class PodWorker {
         await new Promise((r) => setTimeout(r, Math.min(preStop.sleep.seconds, opts.grace) * 1000));
       }
       const left = Math.max(2, opts.grace - Math.floor((Date.now() - started) / 1000));
-      await this.#ctx.runtime.stopContainer(c.id, { timeout: opts.grace === 0 ? 0 : left }).catch((e) => {
+      await this.#rt.stopContainer(c.id, { timeout: opts.grace === 0 ? 0 : left }).catch((e) => {
         if (!isNotFound(e)) throw e;
       });
     } finally {
@@ -709,10 +761,10 @@ export class PodWorker {
   }
 
   async #terminate(signal: AbortSignal): Promise<void> {
-    let obs = await this.#observe();
+    let obs = await this.#observe({ fresh: true });
     const grace = this.#removed && !this.pod.metadata.deletionTimestamp ? Math.min(this.#graceSeconds(), 2) : this.#graceSeconds();
     await this.#killAll(obs, grace);
-    for (const s of obs.sandboxes) if (s.ready) await this.#ctx.runtime.stopPodSandbox(s.id);
+    for (const s of obs.sandboxes) if (s.ready) await this.#rt.stopPodSandbox(s.id);
     this.#prober.stopAll();
     obs = await this.#observe();
     if (!this.#removed) {
@@ -720,10 +772,10 @@ export class PodWorker {
       await this.#ctx.deletePod(this.pod);
     }
     signal.throwIfAborted();
-    for (const s of obs.sandboxes) await this.#ctx.runtime.removePodSandbox(s.id);
+    for (const s of obs.sandboxes) await this.#rt.removePodSandbox(s.id);
     // logs and termination-message files go with the pod, as upstream's /var/log/pods/<pod>
     const { namespace, name, uid } = this.pod.metadata;
-    rmSync(path.join(this.#ctx.rootDir, 'pods', `${namespace}_${name}_${uid}`), { recursive: true, force: true });
+    await rm(path.join(this.#ctx.rootDir, 'pods', `${namespace}_${name}_${uid}`), { recursive: true, force: true });
     if (this.#ctx.unmountPod && uid) await this.#ctx.unmountPod(uid);
     this.#done = true;
   }
@@ -736,7 +788,7 @@ export class PodWorker {
       base.state = { waiting: waiting ?? { reason: opts.pendingReason } };
       return base;
     }
-    const st = await this.#criStatus(latest.id);
+    const st = await this.#criStatus(latest.id, latest.state);
     base.containerID = `containerd://${latest.id}`;
     base.imageID = st?.imageRef || latest.imageRef;
     const terminatedOf = (s: CriContainerStatus | undefined, id: string): ContainerState['terminated'] | undefined => {

@@ -406,7 +406,8 @@ export class PodWorker {
       }
       podIP = info.ip;
     }
-    const host = podIP && podIP !== this.#ctx.hostIP ? podIP : '127.0.0.1';
+    // probes go to the pod's IP (the node's for hostNetwork pods), as upstream's prober
+    const host = podIP || '127.0.0.1';
 
     // Container GC (upstream's maxPerPodContainer=1 dead container beside the current one):
     // the newest two attempts stay, for state and lastState.
@@ -426,7 +427,9 @@ export class PodWorker {
       if (ps?.unhealthy) {
         const name = latest.labels[L.CONTAINER_NAME];
         const init = !(this.pod.spec?.containers ?? []).some((c: any) => c.name === name);
-        this.#event(name, init, 'Normal', 'Killing', `Container ${name} failed ${ps.unhealthy.kind} probe, will be restarted`);
+        // upstream adds ", will be restarted" only when the restart policy restarts it
+        const restarts = init ? true : (this.pod.spec?.restartPolicy ?? 'Always') !== 'Never';
+        this.#event(name, init, 'Normal', 'Killing', `Container ${name} failed ${ps.unhealthy.kind} probe${restarts ? ', will be restarted' : ''}`);
         void this.#killContainer(latest, { grace: this.#graceSeconds(), announce: false }).catch((e) =>
           this.#ctx.log('killing an unhealthy container failed', { pod: podDesc(this.pod), container: name, error: (e as Error).message }));
       }

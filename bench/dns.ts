@@ -10,7 +10,7 @@
 // Writes bench/results/dns-<ISO time>.json and dns-latest.json unless --json.
 // Needs dnsperf (Debian package dnsperf).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -112,10 +112,38 @@ async function measure(kind: string, services: number, file: string, seconds: nu
   }
 }
 
+/** The table `npm run bench:dns` and `npm run bench` print. */
+export function formatDnsTable(out: DnsBenchResult): string {
+  const { echo, dns } = out;
+  const lines = [
+    `Cluster DNS: dnsperf -q ${out.config.outstanding} -l ${out.config.seconds} on ${ADDR}, ${out.config.services} cached service names`,
+    'server            qps   completed   lost  avg latency  server CPU  qps per CPU-second',
+  ];
+  for (const [name, r] of [['udp echo (Node)', echo], ['skiff dns', dns]] as const) {
+    lines.push(`${name.padEnd(15)} ${String(r.qps).padStart(7)} ${String(r.completed).padStart(11)} ${String(r.lost).padStart(6)} ${String(r.avgLatencyMs).padStart(9)} ms ${String(r.serverCpuPercent).padStart(9)}%  ${String(r.qpsPerCpuSecond).padStart(18)}`);
+  }
+  lines.push(`dns / echo: ${out.ratioToEcho} (qps), ${out.cpuRatioToEcho} (qps per CPU-second)`);
+  return lines.join('\n');
+}
+
+export type DnsBenchResult = {
+  startedAt: string;
+  machine: { cpus: number; cpuModel?: string; node: string; loadavgAtStart: number[] };
+  config: { seconds: number; services: number; outstanding: number; queries: string };
+  echo: Awaited<ReturnType<typeof measure>>;
+  dns: Awaited<ReturnType<typeof measure>>;
+  ratioToEcho: number;
+  cpuRatioToEcho: number;
+};
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { serve: { type: 'string' }, services: { type: 'string' }, seconds: { type: 'string' }, outstanding: { type: 'string' }, json: { type: 'boolean' } } });
   const services = Number(values.services ?? 100);
   if (values.serve) return serve(values.serve, services);
+  if (values.json && spawnSync('dnsperf', ['-h']).error) {
+    process.stdout.write(JSON.stringify({ skipped: 'dnsperf is not installed (Debian package dnsperf)' }) + '\n');
+    return;
+  }
   const seconds = Number(values.seconds ?? 10);
   const outstanding = Number(values.outstanding ?? 200);
   const dir = await mkdtemp(join(tmpdir(), 'skiff-dnsperf-'));
@@ -126,7 +154,7 @@ async function main(): Promise<void> {
     await writeFile(file, lines.join('\n') + '\n');
     const echo = await measure('echo', services, file, seconds, outstanding);
     const dns = await measure('dns', services, file, seconds, outstanding);
-    const out = {
+    const out: DnsBenchResult = {
       startedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadavgAtStart: loadavg() },
       config: { seconds, services, outstanding, queries: 'A <svc>.default.svc.cluster.local, cached' },
@@ -139,12 +167,7 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify(out) + '\n');
       return;
     }
-    console.log(`Cluster DNS: dnsperf -q ${outstanding} -l ${seconds} on ${ADDR}, ${services} cached service names`);
-    console.log('server            qps   completed   lost  avg latency  server CPU  qps per CPU-second');
-    for (const [name, r] of [['udp echo (Node)', echo], ['skiff dns', dns]] as const) {
-      console.log(`${name.padEnd(15)} ${String(r.qps).padStart(7)} ${String(r.completed).padStart(11)} ${String(r.lost).padStart(6)} ${String(r.avgLatencyMs).padStart(9)} ms ${String(r.serverCpuPercent).padStart(9)}%  ${String(r.qpsPerCpuSecond).padStart(18)}`);
-    }
-    console.log(`dns / echo: ${out.ratioToEcho} (qps), ${out.cpuRatioToEcho} (qps per CPU-second)`);
+    console.log(formatDnsTable(out));
     const resDir = join(REPO, 'bench', 'results');
     await mkdir(resDir, { recursive: true });
     const f = join(resDir, `dns-${out.startedAt.replace(/:/g, '-')}.json`);
@@ -156,4 +179,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (import.meta.main) await main();

@@ -80,3 +80,25 @@ export function processCpuMs(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Runs `node <script> --json <args>` to completion and parses the last stdout line as its
+ * result (bench/run.ts's sections that measure in their own process). A script that
+ * cannot run here prints `{"skipped": "why"}` and exits 0 (undefined); stderr passes through.
+ */
+export function runJsonChild<T>(script: string, args: string[] = [], opts: { cwd?: string } = {}): Promise<T | { skipped: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [script, '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: opts.cwd });
+    let out = '';
+    proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+    proc.on('error', reject);
+    proc.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited with ${code}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!) as T | { skipped: string });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}

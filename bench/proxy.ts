@@ -20,6 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import type { ServicePort } from '../src/proxy/model.ts';
 import { nftRunner } from '../src/proxy/nft.ts';
 import { removeScript, renderRuleset } from '../src/proxy/render.ts';
@@ -60,11 +61,31 @@ function servicePortsFor(n: number, endpoints: number, generation: number): Serv
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))];
 
+export type ProxyBenchResult = { startedAt: string; machine: { cpus: number; cpuModel?: string; node: string; loadavgAtStart: number[] }; results: Record<string, unknown>[] };
+
+/** The table `npm run bench:proxy` and `npm run bench` print. */
+export function formatProxyTable(out: ProxyBenchResult): string {
+  const lines = [
+    'Service proxy: rule programming latency (render + nft -f, whole table, in a netns)',
+    'services  endpoints  chains  rules   elements  script  first    change p50/p90    render  empty nft -f  ratio',
+  ];
+  for (const r of out.results as any[]) {
+    lines.push(
+      `${String(r.services).padStart(8)}  ${String(r.services * r.endpointsPerService).padStart(9)}  ${String(r.chains).padStart(6)}  ${String(r.rules).padStart(6)}  ${String(r.elements).padStart(8)}  ${String(r.scriptKiB).padStart(4)}KiB  ${String(r.firstMs).padStart(5)}ms  ${String(r.changeMedianMs).padStart(6)}/${String(r.changeP90Ms).padEnd(5)}ms  ${String(r.renderMedianMs).padStart(5)}ms  ${String(r.baselineEmptyNftMs).padStart(9)}ms  ${String(r.changeVsBaseline).padStart(5)}x`,
+    );
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { sizes: { type: 'string' }, endpoints: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'boolean' } } });
   const sizes = (values.sizes ?? '100,1000').split(',').map(Number);
   const endpoints = Number(values.endpoints ?? 10);
   const rounds = Number(values.rounds ?? 10);
+  if (values.json && (process.getuid?.() !== 0 || spawnSync('nft', ['--version']).error || spawnSync('ip', ['-V']).error)) {
+    process.stdout.write(JSON.stringify({ skipped: 'needs root, nft (nftables) and ip (iproute2)' }) + '\n');
+    return;
+  }
   const ns = `skb-${randomBytes(3).toString('hex')}`;
   await sh('ip', ['netns', 'add', ns]);
   const runner = nftRunner({ netns: ns });
@@ -121,18 +142,12 @@ async function main(): Promise<void> {
   } finally {
     await sh('ip', ['netns', 'del', ns]).catch(() => {});
   }
-  const out = { startedAt: new Date().toISOString(), machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadavgAtStart: loadavg() }, results };
+  const out: ProxyBenchResult = { startedAt: new Date().toISOString(), machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadavgAtStart: loadavg() }, results };
   if (values.json) {
     process.stdout.write(JSON.stringify(out) + '\n');
     return;
   }
-  console.log('Service proxy: rule programming latency (render + nft -f, whole table, in a netns)');
-  console.log('services  endpoints  chains  rules   elements  script  first    change p50/p90    render  empty nft -f  ratio');
-  for (const r of results as any[]) {
-    console.log(
-      `${String(r.services).padStart(8)}  ${String(r.services * r.endpointsPerService).padStart(9)}  ${String(r.chains).padStart(6)}  ${String(r.rules).padStart(6)}  ${String(r.elements).padStart(8)}  ${String(r.scriptKiB).padStart(4)}KiB  ${String(r.firstMs).padStart(5)}ms  ${String(r.changeMedianMs).padStart(6)}/${String(r.changeP90Ms).padEnd(5)}ms  ${String(r.renderMedianMs).padStart(5)}ms  ${String(r.baselineEmptyNftMs).padStart(9)}ms  ${String(r.changeVsBaseline).padStart(5)}x`,
-    );
-  }
+  console.log(formatProxyTable(out));
   const dir = join(REPO, 'bench', 'results');
   await mkdir(dir, { recursive: true });
   const file = join(dir, `proxy-${out.startedAt.replace(/:/g, '-')}.json`);
@@ -141,4 +156,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-await main();
+if (import.meta.main) await main();

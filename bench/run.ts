@@ -16,6 +16,12 @@
 //               create → Running p50/p99 over 50 pods beside the same pods through CRI
 //               alone (--no-pods skips; skipped with the reason when not root or
 //               containerd, runc, CNI plugins, nft or busybox-static are missing)
+//   proxy       service proxy rule programming latency for 100 and 1,000 Services of 10
+//               endpoints (bench/proxy.ts, own process, a netns of its own) beside an empty
+//               nft -f (--no-proxy skips; skipped with the reason when not root or no nft)
+//   dns         cluster DNS queries/s for cached service names with Debian's dnsperf on
+//               loopback beside a trivial Node UDP echo server (bench/dns.ts; --no-dns
+//               skips; skipped with the reason when dnsperf is missing)
 //
 // The apiserver and the bare server each run in their own process (node src/cli/main.ts
 // server; node bench/bare-server.ts); the client load runs here. Sizes are flags:
@@ -23,7 +29,7 @@
 //   node bench/run.ts [--quick] [--protocols h1,h2] [--concurrency 32] [--creates 10000]
 //                     [--gets 20000] [--pods 5000] [--list-runs 20] [--watchers 100]
 //                     [--writes 500] [--write-interval-ms 5] [--rounds 3] [--cpu-prof]
-//                     [--no-sim] [--no-pods] [--out bench/results]
+//                     [--no-sim] [--no-pods] [--no-proxy] [--no-dns] [--out bench/results]
 //
 // Throughput figures are the best of --rounds (bare and apiserver alternate within a
 // round). A figure whose client process was near 100% CPU is marked client-bound: the
@@ -38,10 +44,12 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rawSqliteInsertsPerSecond } from '../src/storage/sqlite-baseline.ts';
 import { createClient, percentile, readAdminCredentials, runConcurrent, type Client, type Protocol, type StreamHandle } from './client.ts';
-import { processCpuMs, startChild, type Child } from './processes.ts';
+import { processCpuMs, runJsonChild, startChild, type Child } from './processes.ts';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
 import { formatSimTable, runSimBenchChild } from './sim.ts';
 import { formatPodsTable, runPodsBenchChild } from './pods.ts';
+import { formatProxyTable, type ProxyBenchResult } from './proxy.ts';
+import { formatDnsTable, type DnsBenchResult } from './dns.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -61,6 +69,8 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'boolean' },
     'no-sim': { type: 'boolean' },
     'no-pods': { type: 'boolean' },
+    'no-proxy': { type: 'boolean' },
+    'no-dns': { type: 'boolean' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -510,6 +520,18 @@ try {
     log('pod startup latency on a real node (node bench/pods.ts)');
     pods = await runPodsBenchChild([], log);
   }
+  /** A section measured by its own script in its own process; undefined (with the reason logged) when it cannot run here. */
+  const section = async <T,>(name: string, script: string, args: string[]): Promise<T | undefined> => {
+    log(`${name} (node bench/${script})`);
+    const r = await runJsonChild<T>(join(REPO, 'bench', script), args, { cwd: REPO });
+    if (r && typeof r === 'object' && 'skipped' in r) {
+      log(`${name} skipped: ${(r as { skipped: string }).skipped}`);
+      return undefined;
+    }
+    return r as T;
+  };
+  const proxy = flags['no-proxy'] ? undefined : await section<ProxyBenchResult>('service proxy rule programming', 'proxy.ts', quick ? ['--rounds', '3'] : []);
+  const dns = flags['no-dns'] ? undefined : await section<DnsBenchResult>('cluster DNS queries/s', 'dns.ts', quick ? ['--seconds', '3'] : []);
 
   let profile: (ProfileSummary & { file: string }) | undefined;
   if (config.cpuProfile) {
@@ -533,6 +555,8 @@ try {
     profile,
     sim,
     pods,
+    proxy,
+    dns,
   };
   await mkdir(outDir, { recursive: true });
   const json = JSON.stringify(result, null, 2) + '\n';
@@ -543,6 +567,8 @@ try {
   process.stdout.write(formatTable(result) + '\n');
   if (sim) process.stdout.write('\n' + formatSimTable(sim) + '\n');
   if (pods) process.stdout.write('\n' + formatPodsTable(pods) + '\n');
+  if (proxy) process.stdout.write('\n' + formatProxyTable(proxy) + '\n');
+  if (dns) process.stdout.write('\n' + formatDnsTable(dns) + '\n');
   if (profile) process.stdout.write(`\napiserver CPU profile (${profile.file}):\n${formatProfile({ ...profile, topSelf: profile.topSelf.slice(0, 15), topInclusive: profile.topInclusive.slice(0, 15), byFile: profile.byFile.slice(0, 10) })}\n`);
   process.stdout.write(`\nwrote ${file}\n`);
 } catch (e) {

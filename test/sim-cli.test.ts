@@ -86,13 +86,20 @@ describe('skiff up --sim-nodes and skiff agent --sim', () => {
     assert.equal(await stop(up), 0);
   });
 
-  test('agent without --sim says what is missing', async () => {
-    const child = spawn(process.execPath, [MAIN, 'agent'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    const code = await new Promise((r) => child.on('exit', r));
-    assert.equal(code, 1);
-    assert.match(err, /pass --sim/);
+  test('agent without --sim is a real node: a sim-only flag or a missing kubeconfig is a clear error', async () => {
+    const run = async (args: string[]) => {
+      const child = spawn(process.execPath, [MAIN, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      const code = await new Promise((r) => child.on('exit', r));
+      return { code, err };
+    };
+    let r = await run(['--nodes', '2']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /--nodes is a flag of skiff agent --sim/);
+    r = await run(['--kubeconfig', '/nonexistent/kubeconfig']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /--kubeconfig \/nonexistent\/kubeconfig: no such file/);
     await sleep(0);
   });
 });

@@ -9,21 +9,23 @@ import { runControllerManager, startInProcessControllerManager } from './control
 import { allControllers } from '../controllers/all.ts';
 import { runDnsCommand } from './dns.ts';
 import { runSchedulerCommand, startInProcessScheduler } from './scheduler.ts';
-import { hostname } from 'node:os';
 import { startRealNode, type RealNode } from '../kubelet/node.ts';
-import { checkPrerequisites, installCommand } from '../kubelet/containerd/prereqs.ts';
+import { installCommand } from '../kubelet/containerd/prereqs.ts';
 import { runProxyCommand } from './proxy.ts';
 import { clusterDNSFor, startNodeServices, type NodeServices } from './node-services.ts';
 import { mergeKubeconfig } from '../client/kubeconfig.ts';
 import { createLogger } from './log.ts';
 import { startInProcessSimPool, startKubeconfigSimPool, type SimPool } from '../kubelet/sim/index.ts';
 import { PodCIDRAllocator, suggestClusterCidr } from '../kubelet/sim/ipam.ts';
+import { AGENT_NODE_FLAGS, failedNodeChecks, NODE_FLAGS, nodeFlags, runAgentNode, type NodeFlags } from './agent.ts';
 
 const USAGE = `skiff: a Kubernetes written in TypeScript
 
 Usage:
   skiff up       [flags]   start a cluster (control plane) and print its KUBECONFIG
   skiff server   [flags]   start the control plane only
+  skiff agent    [flags]   make this machine a node of a running control plane (kubelet on
+                           containerd + service proxy; needs root, see skiff doctor)
   skiff agent --sim [flags] start simulated nodes against a running control plane
   skiff controller-manager --kubeconfig FILE   run the controllers against a control plane
   skiff scheduler [--scheduler-name N] [--config F] [--kubeconfig F]   an (extra) scheduler
@@ -31,7 +33,7 @@ Usage:
   skiff doctor [--json]    check what real containers need and print what to install
   skiff dns   --kubeconfig FILE [--listen ADDR:PORT]   cluster DNS for *.svc.cluster.local
   skiff proxy --kubeconfig FILE [--cleanup]   Services as one nftables table (needs root and nft)
-  skiff reset [--name N] [--data-dir D]   remove what skiff up left on this machine (stop skiff up first)
+  skiff reset [--name N] [--data-dir D]   remove what skiff up / skiff agent left on this machine (stop it first)
   skiff version            print the version
 
 Flags:
@@ -52,9 +54,29 @@ Flags:
                                        (default 10.244.0.0/16; with more simulated nodes than it
                                        holds, up picks a larger range and says which)
 
+Node flags (skiff up's own node, and skiff agent; the kubelet's names):
+  --node-name NAME                     the Node's name (default: the hostname, lower-cased);
+                                       also --hostname-override NAME
+  --node-ip IP                         the Node's InternalIP (default: the first non-loopback IPv4)
+  --container-runtime-endpoint EP      use this containerd (unix:///run/containerd/containerd.sock)
+                                       instead of starting skiff's own under the data dir
+  --pod-manifest-path DIR              run the manifests in DIR as static pods (mirror pods in the API)
+  --kubelet-port PORT                  the kubelet API's port (default 10250; 0 picks a free one)
+
+Agent flags (skiff agent: a real node; the node flags above, and):
+  --kubeconfig FILE                    where the control plane is (default $KUBECONFIG, then ~/.kube/config);
+                                       its user is the node's identity for now (no bootstrap tokens yet),
+                                       its CA verifies the apiserver's client certificate at the kubelet API
+  --data-dir DIR                       node state, containerd, images/ for airgap archives
+                                       (default ~/.local/share/skiff/agent; skiff reset --data-dir DIR removes it)
+  --cluster-cidr CIDR                  the cluster's pod range (default 10.244.0.0/16)
+  --service-cidr CIDR                  the cluster's Service range (default 10.96.0.0/12)
+  --cluster-dns IP                     the kube-dns ClusterIP pods use (default: the .10 of --service-cidr)
+  --no-pod-egress                      drop pod traffic leaving the machine (isolated labs, tests)
+
 Agent flags (skiff agent --sim):
   --nodes N                            number of simulated nodes (default 1)
-  --kubeconfig FILE                    where the control plane is (default $KUBECONFIG, then ~/.kube/config)
+  --kubeconfig FILE                    as above
   --node-name-prefix P                 node names are P0, P1, ... (default "sim-")
   --pod-network-cidr CIDR              as above
 `;
@@ -72,10 +94,12 @@ const FLAGS = {
   'no-node': { type: 'boolean' },
   'sim-nodes': { type: 'string' },
   'pod-network-cidr': { type: 'string' },
+  ...NODE_FLAGS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const AGENT_FLAGS = {
+  ...AGENT_NODE_FLAGS,
   sim: { type: 'boolean' },
   nodes: { type: 'string' },
   kubeconfig: { type: 'string' },
@@ -134,6 +158,20 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
   const simNodes = count('--sim-nodes', values['sim-nodes'], 0);
   const simLog = createLogger('sim');
   const podNetwork = simNodes > 0 ? podNetworkFor(simNodes, values['pod-network-cidr'], simLog) : '';
+  const nodeFlagNames = Object.keys(NODE_FLAGS).filter((f) => values[f as keyof typeof NODE_FLAGS] !== undefined);
+  if (nodeFlagNames.length && (role !== 'up' || values['no-node'])) {
+    throw new Error(`--${nodeFlagNames[0]} configures this machine's node: ${role === 'up' ? 'drop --no-node' : 'a flag of skiff up and skiff agent'}`);
+  }
+  // checked before anything starts (a hostname that cannot be a node name only costs the node)
+  let nodeOpts: NodeFlags | undefined;
+  if (role === 'up' && !values['no-node']) {
+    try {
+      nodeOpts = nodeFlags(values);
+    } catch (e) {
+      if (nodeFlagNames.length) throw e;
+      createLogger('kubelet')('not starting a node', { error: (e as Error).message });
+    }
+  }
   const started = performance.now();
   const server = await startApiServer({
     dataDir,
@@ -177,9 +215,9 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
   const nodeStop = new AbortController();
   let realNode: RealNode | undefined;
   let nodeServices: NodeServices | undefined;
-  if (role === 'up' && !values['no-node']) {
+  if (nodeOpts) {
     const nodeLog = createLogger('kubelet');
-    const failed = checkPrerequisites().filter((c) => c.status === 'fail');
+    const failed = failedNodeChecks(!!nodeOpts.containerRuntimeEndpoint);
     if (process.getuid?.() !== 0) nodeLog('not starting a node: real containers need root (run skiff up as root, or --no-node to silence this)');
     else if (failed.length) nodeLog('not starting a node: skiff doctor checks fail', { failed: failed.map((c) => `${c.name}: ${c.detail}`), install: installCommand(failed) });
     else {
@@ -189,7 +227,11 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
             server,
             clusterName: `skiff-${name}`,
             dataDir: path.join(dataDir, 'node'),
-            nodeName: hostname().toLowerCase(),
+            nodeName: nodeOpts.nodeName,
+            nodeIP: nodeOpts.nodeIP,
+            containerRuntimeEndpoint: nodeOpts.containerRuntimeEndpoint,
+            podManifestPath: nodeOpts.podManifestPath,
+            kubeletPort: nodeOpts.kubeletPort,
             clusterCIDR: podNetwork || values['pod-network-cidr'] || '10.244.0.0/16',
             serviceCIDR: values['service-cluster-ip-range'] ?? '10.96.0.0/12',
             clusterDNS: [clusterDNSFor(values['service-cluster-ip-range'] ?? '10.96.0.0/12')],
@@ -273,7 +315,13 @@ async function runAgent(argv: string[]): Promise<void> {
     return;
   }
   if (!values.sim) {
-    throw new Error('skiff agent runs simulated nodes only so far: pass --sim (the containerd kubelet is not there yet)');
+    for (const f of ['nodes', 'node-name-prefix', 'pod-network-cidr'] as const) {
+      if (values[f] !== undefined) throw new Error(`--${f} is a flag of skiff agent --sim${f === 'pod-network-cidr' ? ' (a real node: --cluster-cidr)' : ''}`);
+    }
+    return runAgentNode(values, defaultDataDir('agent'));
+  }
+  for (const f of Object.keys(AGENT_NODE_FLAGS) as (keyof typeof AGENT_NODE_FLAGS)[]) {
+    if (values[f] !== undefined) throw new Error(`--${f} is a flag of a real node (skiff agent without --sim)`);
   }
   const log = createLogger('sim');
   const nodes = count('--nodes', values.nodes, 1);

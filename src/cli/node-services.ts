@@ -23,16 +23,22 @@
 //   3. the proxier starts and resolves after its first sync: every Service, kube-dns
 //      included, has its rules live.
 // A failure at any step stops what the earlier steps started and rejects.
+//
+// `skiff agent` (a node of a control plane elsewhere) runs only the proxy, over its
+// kubeconfig's client: startNodeProxy. Cluster DNS runs on the server's node; an agent's
+// pods reach it through the kube-dns ClusterIP, which the agent's proxy programs.
 
+import { SharedInformerFactory } from '../client/factory.ts';
 import type { InProcessServer } from '../client/inprocess.ts';
 import { inProcessTransport } from '../client/inprocess.ts';
 import { createClient } from '../client/rest.ts';
+import type { Client } from '../client/types.ts';
 import type { Logger } from '../client/util.ts';
 import type { Upstream } from '../dns/forward.ts';
 import type { DnsServer, ListenAddress } from '../dns/server.ts';
 import { ensureKubeDnsService } from '../dns/service.ts';
 import { numberToIp, parseCidr } from '../kubelet/network/config.ts';
-import type { Proxier } from '../proxy/proxier.ts';
+import { Proxier } from '../proxy/proxier.ts';
 import { startInProcessDns } from './dns.ts';
 import { startInProcessProxy } from './proxy.ts';
 
@@ -117,9 +123,7 @@ export async function startNodeServices(opts: NodeServicesOptions, signal: Abort
     } finally {
       transport.close();
     }
-    const readyMs = opts.proxyReadyTimeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    proxier = await Promise.race([
+    proxier = await proxyReady(
       startInProcessProxy(
         opts.server,
         {
@@ -132,10 +136,8 @@ export async function startNodeServices(opts: NodeServicesOptions, signal: Abort
         },
         ac.signal,
       ),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the service proxy programmed no rules within ${readyMs / 1000}s (see its "sync failed" log lines)`)), readyMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+      opts.proxyReadyTimeoutMs,
+    );
     log('node services ready', { node: nodeName, table: proxier.table, dns: `${dnsAddress.address}:${dnsAddress.port}`, clusterDNS });
     const d = dns;
     const p = proxier;
@@ -155,4 +157,77 @@ export async function startNodeServices(opts: NodeServicesOptions, signal: Abort
     await Promise.all([proxier?.done(), dns?.done()]);
     throw e;
   }
+}
+
+/** The proxier once its first sync is done, or a rejection naming the timeout. */
+function proxyReady(started: Promise<Proxier>, timeoutMs = 30_000): Promise<Proxier> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    started,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the service proxy programmed no rules within ${timeoutMs / 1000}s (see its "sync failed" log lines)`)), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export interface NodeProxyOptions {
+  /** A client with the node's credentials (the agent's kubeconfig). */
+  client: Client;
+  nodeName: string;
+  /** The cluster's name as startRealNode got it; the nft table is skiff-<name>. */
+  clusterName: string;
+  clusterCIDR: string;
+  serviceCIDR: string;
+  minSyncPeriodMs?: number;
+  /** How long the first sync may take before the start gives up (default 30 s). */
+  proxyReadyTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface NodeProxy {
+  proxier: Proxier;
+  /** Stops the proxy (its rules stay, as kube-proxy's do). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The service proxy of a node whose control plane is elsewhere (`skiff agent`): informers
+ * over `client`, the nftables table skiff-<clusterName>. Resolves after the first sync.
+ */
+export async function startNodeProxy(opts: NodeProxyOptions, signal: AbortSignal): Promise<NodeProxy> {
+  const log = opts.log ?? (() => {});
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const proxier = new Proxier({
+    factory: new SharedInformerFactory(opts.client, { log }),
+    clusterName: opts.clusterName,
+    nodeName: opts.nodeName,
+    clusterCIDRs: [opts.clusterCIDR],
+    serviceCIDRs: [opts.serviceCIDR],
+    minSyncPeriodMs: opts.minSyncPeriodMs,
+    log,
+  });
+  proxier.start(ac.signal);
+  try {
+    await proxyReady(proxier.ready.then(() => proxier), opts.proxyReadyTimeoutMs);
+  } catch (e) {
+    signal.removeEventListener('abort', onAbort);
+    ac.abort();
+    await proxier.done();
+    throw e;
+  }
+  log('service proxy ready', { node: opts.nodeName, table: proxier.table });
+  let stopped: Promise<void> | undefined;
+  return {
+    proxier,
+    stop() {
+      stopped ??= (async () => {
+        signal.removeEventListener('abort', onAbort);
+        ac.abort();
+        await proxier.done();
+      })();
+      return stopped;
+    },
+  };
 }

@@ -1,7 +1,11 @@
-// `skiff reset`: undo what `skiff up` left on this machine for one cluster (kubeadm
-// reset's job). Stop `skiff up` first: reset does not stop a running control plane.
+// `skiff reset`: undo what `skiff up` or `skiff agent` left on this machine for one
+// cluster (kubeadm reset's job). Stop skiff first: reset does not stop running processes.
 //
 //   skiff reset [--name N] [--data-dir D]
+//
+// Both keep their node under <data-dir>/node; the node records the cluster name it named
+// things after in node-state.json (an agent's comes from its kubeconfig), which wins over
+// `skiff-<name>`.
 //
 // It removes, in order, and prints each thing it found and removed:
 //   1. the node's pods and skiff's own containerd for the cluster (resetContainerd: pods
@@ -28,21 +32,23 @@ import { readNodeState } from '../kubelet/node.ts';
 import { tableName } from '../proxy/proxier.ts';
 import { resetProxy } from './proxy.ts';
 
-export const RESET_USAGE = `skiff reset: remove what skiff up left on this machine for a cluster
+export const RESET_USAGE = `skiff reset: remove what skiff up or skiff agent left on this machine for a cluster
 
 Usage:
   skiff reset [--name NAME] [--data-dir DIR]
 
-Stop skiff up first. Removes the node's pods and containerd, the pod network (bridge,
-routes, nft table), the service proxy's nft table, and the data dir. Safe to run twice.
+Stop skiff up / skiff agent first. Removes the node's pods and containerd, the pod network
+(bridge, routes, nft table), the service proxy's nft table, and the data dir. Safe to run
+twice. An existing containerd the node used (--container-runtime-endpoint) keeps running
+with its pods.
 
 Flags:
   --name NAME      the cluster (default "default")
-  --data-dir DIR   its data dir (default ~/.local/share/skiff/NAME)
+  --data-dir DIR   its data dir (default ~/.local/share/skiff/NAME; skiff agent's: ~/.local/share/skiff/agent)
 `;
 
 export interface ResetNodeOptions {
-  /** The cluster name the node was started with (`skiff-<name>` under skiff up). */
+  /** The cluster name the node was started with (`skiff-<name>` under skiff up), when it recorded none. */
   clusterName: string;
   /** The node's data dir (startRealNode's dataDir: `<data-dir>/node` under skiff up). */
   nodeDataDir: string;
@@ -78,11 +84,12 @@ export async function resetNode(opts: ResetNodeOptions): Promise<string[]> {
   const log = opts.log ?? (() => {});
   const removed: string[] = [];
   const state = readNodeState(opts.nodeDataDir);
-  const clusterName = opts.clusterName;
+  const clusterName = state?.clusterName || opts.clusterName;
 
-  // 1. pods and our containerd (an external runtime's pods stay: we did not start that runtime)
-  if (state?.ownRuntime !== false) {
-    const layout = containerdLayout({ clusterName, dataDir: opts.nodeDataDir });
+  // 1. pods and our containerd (an external runtime's pods stay: we did not start that runtime;
+  //    but when the last run used one, an earlier run's own containerd may have left its root here)
+  const layout = containerdLayout({ clusterName, dataDir: opts.nodeDataDir });
+  if (state?.ownRuntime !== false || existsSync(layout.rootDir)) {
     // (its config stays with the data dir, which the caller removes)
     const present = [layout.runDir, layout.rootDir].filter((p) => existsSync(p));
     if (present.length) {
@@ -105,7 +112,7 @@ export async function resetNode(opts: ResetNodeOptions): Promise<string[]> {
   });
   const cniConfDir = state?.cniConfDir ?? containerdLayout({ clusterName, dataDir: opts.nodeDataDir }).cniConfDir;
   // teardown needs a podCIDR inside the cluster range only to name things; routes go by metric
-  const podCIDR = state?.podCIDR ?? clusterCIDR.replace(/\/\d+$/, '/24');
+  const podCIDR = state?.podCIDR || clusterCIDR.replace(/\/\d+$/, '/24');
   const spec = { clusterName, podCIDR, clusterCIDR, serviceCIDR, cniConfDir };
   const n = resolveNodeNetwork(spec);
   if (bridge || netTable || routes.length || existsSync(n.cniStateDir) || existsSync(n.conflistPath)) await teardownNodeNetwork({ ...spec, log });

@@ -153,13 +153,15 @@ export function workerPodSource(workers: () => Map<string, PodWorker> | undefine
 }
 
 /**
- * What a node put on this machine, recorded in `<dataDir>/node-state.json` once its
- * network is set up, so that `skiff reset` can remove it after the process is gone
- * (the routes and the bridge need the ranges; the cgroup root needs the node name).
+ * What a node put on this machine, recorded in `<dataDir>/node-state.json` as soon as its
+ * runtime is up and again once its network is set up, so that `skiff reset` can remove it
+ * after the process is gone (containerd's paths need the cluster name; the routes and the
+ * bridge need the ranges; the cgroup root needs the node name).
  */
 export interface NodeState {
   clusterName: string;
   nodeName: string;
+  /** '' until the node has its podCIDR. */
   podCIDR: string;
   clusterCIDR: string;
   serviceCIDR: string;
@@ -239,6 +241,9 @@ export async function startRealNode(opts: RealNodeOptions, signal: AbortSignal):
   try {
     const cniConfDir = runtime.layout?.cniConfDir ?? (await runtimeCniConfDir(runtime.cri));
     if (!cniConfDir) throw new Error(`the container runtime at ${runtime.endpoint} reports no CNI conf dir`);
+    const state = (podCIDR: string): NodeState => ({ clusterName: opts.clusterName, nodeName, podCIDR, clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR, cniConfDir, ownRuntime: !!runtime.layout, cgroupDriver: runtime.cgroupDriver });
+    // (a restart keeps the podCIDR the last run recorded until the Node's is read again)
+    writeNodeState(dataDir, state(opts.podCIDR ?? readNodeState(dataDir)?.podCIDR ?? ''));
     const nodeIP = opts.nodeIP;
     const tls = await selfSignedServingCert([nodeName, ...(nodeIP ? [nodeIP] : []), 'localhost', '127.0.0.1']);
     const clientCA = opts.clientCA ?? opts.server?.pki.caCertPem;
@@ -282,7 +287,7 @@ export async function startRealNode(opts: RealNodeOptions, signal: AbortSignal):
           allowEgress: opts.allowEgress,
           log,
         });
-        writeNodeState(dataDir, { clusterName: opts.clusterName, nodeName, podCIDR, clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR, cniConfDir, ownRuntime: !!runtime.layout, cgroupDriver: runtime.cgroupDriver });
+        writeNodeState(dataDir, state(podCIDR));
         await waitForNetworkReady(runtime, 30_000, s);
         log('node pod network ready', { node: nodeName, podCIDR, bridge: network.bridge });
       },

@@ -29,6 +29,7 @@
 // pods reach it through the kube-dns ClusterIP, which the agent's proxy programs.
 
 import { SharedInformerFactory } from '../client/factory.ts';
+import { EventBroadcaster } from '../client/events.ts';
 import type { InProcessServer } from '../client/inprocess.ts';
 import { inProcessTransport } from '../client/inprocess.ts';
 import { createClient } from '../client/rest.ts';
@@ -199,6 +200,8 @@ export async function startNodeProxy(opts: NodeProxyOptions, signal: AbortSignal
   const ac = new AbortController();
   const onAbort = () => ac.abort();
   signal.addEventListener('abort', onAbort, { once: true });
+  // events (FailedToStartServiceHealthcheck) as kube-proxy, as the in-process proxy records them
+  const events = new EventBroadcaster(opts.client, { log });
   const proxier = new Proxier({
     factory: new SharedInformerFactory(opts.client, { log }),
     clusterName: opts.clusterName,
@@ -206,6 +209,7 @@ export async function startNodeProxy(opts: NodeProxyOptions, signal: AbortSignal
     clusterCIDRs: [opts.clusterCIDR],
     serviceCIDRs: [opts.serviceCIDR],
     minSyncPeriodMs: opts.minSyncPeriodMs,
+    recorder: events.newRecorder({ component: 'kube-proxy', host: opts.nodeName }),
     log,
   });
   proxier.start(ac.signal);
@@ -215,6 +219,7 @@ export async function startNodeProxy(opts: NodeProxyOptions, signal: AbortSignal
     signal.removeEventListener('abort', onAbort);
     ac.abort();
     await proxier.done();
+    events.shutdown();
     throw e;
   }
   log('service proxy ready', { node: opts.nodeName, table: proxier.table });
@@ -226,6 +231,7 @@ export async function startNodeProxy(opts: NodeProxyOptions, signal: AbortSignal
         signal.removeEventListener('abort', onAbort);
         ac.abort();
         await proxier.done();
+        events.shutdown();
       })();
       return stopped;
     },

@@ -56,6 +56,12 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+async function fails(args: string[]): Promise<string> {
+  const r = await kubectl(args);
+  assert.notEqual(r.code, 0, `kubectl ${args.join(' ')} succeeded: ${r.stdout}`);
+  return r.stderr;
+}
+
 /** `kubectl describe` text up to its Events section, and that section as a table (ages normalised). */
 function splitEvents(out: string): { head: string; events: string[][] | '<none>' } {
   const at = out.indexOf('\nEvents:');
@@ -712,15 +718,26 @@ describe('kubectl describe service', () => {
     ]);
   });
 
-  it(
-    'headless without a selector asks for both families, as upstream',
-    { todo: 'src/apiserver/strategies.ts defaults ipFamilyPolicy SingleStack / ipFamilies [IPv4] for headless selectorless Services' },
-    async () => {
-      await ok(['create', '-f', await c.file('hl.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: headless-nosel, namespace: svc}\nspec:\n  clusterIP: None\n')]);
-      const out = await ok(['describe', 'svc', '-n', 'svc', 'headless-nosel']);
-      assert.match(out, /\nIP Family Policy: +RequireDualStack\nIP Families: +IPv4,IPv6\n/);
-    },
-  );
+  it('headless without a selector asks for both families, as upstream', async () => {
+    await ok(['create', '-f', await c.file('hl.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: headless-nosel, namespace: svc}\nspec:\n  clusterIP: None\n')]);
+    const out = await ok(['describe', 'svc', '-n', 'svc', 'headless-nosel']);
+    assert.match(out, /\nIP Family Policy: +RequireDualStack\nIP Families: +IPv4,IPv6\n/);
+    // An update that leaves the policy out keeps it (upstream adopts the old policy).
+    await ok(['label', 'svc', '-n', 'svc', 'headless-nosel', 'touched=yes']);
+    const svc = await c.client.get(ref.services, 'svc', 'headless-nosel');
+    assert.deepEqual([svc.spec.ipFamilyPolicy, svc.spec.ipFamilies], ['RequireDualStack', ['IPv4', 'IPv6']]);
+    // Asked for explicitly, a single family stays single.
+    await ok(['create', '-f', await c.file('hl1.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: headless-single, namespace: svc}\nspec:\n  clusterIP: None\n  ipFamilyPolicy: SingleStack\n')]);
+    const single = await c.client.get(ref.services, 'svc', 'headless-single');
+    assert.deepEqual([single.spec.ipFamilyPolicy, single.spec.ipFamilies], ['SingleStack', ['IPv4']]);
+    // With a selector, or with a cluster IP, dual-stack needs a dual-stack cluster.
+    const err = await fails(['create', '-f', await c.file('hl2.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: dual, namespace: svc}\nspec:\n  ipFamilyPolicy: RequireDualStack\n  ports: [{port: 80}]\n')]);
+    assert.ok(err.includes('Service "dual" is invalid: spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services\n'), err);
+    const singleTwo = await fails(['create', '-f', await c.file('hl3.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: single-two, namespace: svc}\nspec:\n  clusterIP: None\n  ipFamilyPolicy: SingleStack\n  ipFamilies: [IPv4, IPv6]\n')]);
+    assert.ok(singleTwo.includes(`Service "single-two" is invalid: spec.ipFamilyPolicy: Invalid value: "SingleStack": must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified\n`), singleTwo);
+    const withSelector = await ok(['describe', 'svc', '-n', 'svc', 'headless']);
+    assert.match(withSelector, /\nIP Family Policy: +SingleStack\nIP Families: +IPv4\n/);
+  });
 });
 
 describe('kubectl get endpoints / endpointslices', () => {
@@ -807,13 +824,9 @@ describe('events about Services', () => {
     ]);
   });
 
-  it(
-    '-o wide: SOURCE is the controller alone, as kube-controller-manager reports it',
-    { todo: 'src/controllers/manager.ts gives controller event recorders source.host = hostname(); upstream controllers set Component only' },
-    async () => {
-      const rows = table(await ok(['get', 'events', '-n', 'svc', '--field-selector', 'involvedObject.name=lb', '-o', 'wide']), ['LAST SEEN', 'FIRST SEEN']);
-      assert.equal(rows[0][5], 'SOURCE');
-      assert.equal(rows[1][5], 'service-controller');
-    },
-  );
+  it('-o wide: SOURCE is the controller alone, as kube-controller-manager reports it', async () => {
+    const rows = table(await ok(['get', 'events', '-n', 'svc', '--field-selector', 'involvedObject.name=lb', '-o', 'wide']), ['LAST SEEN', 'FIRST SEEN']);
+    assert.equal(rows[0][5], 'SOURCE');
+    assert.equal(rows[1][5], 'service-controller');
+  });
 });

@@ -233,6 +233,49 @@ function dropTypeDependentFields(next: KObject, old: KObject): void {
   }
 }
 
+/** This cluster's service families: --service-cluster-ip-range is a single IPv4 range. */
+const SERVICE_IP_FAMILIES = ['IPv4'];
+
+/**
+ * ipFamilyPolicy and ipFamilies as upstream's initIPFamilyFields (service storage,
+ * alloc.go). An unset policy is the old object's on update; otherwise RequireDualStack
+ * for a headless Service without a selector (its DNS names may list addresses of both
+ * families, whatever the cluster's ranges) and SingleStack for the rest. A headless,
+ * selectorless Service whose policy is not SingleStack gets both families even on a
+ * single-stack cluster; any other Service may only ask for the cluster's families.
+ */
+function initIPFamilyFields(svc: KObject, old: KObject | undefined): void {
+  const spec = svc.spec;
+  const headlessSelectorless = spec.clusterIP === 'None' && Object.keys(spec.selector ?? {}).length === 0;
+  if (typeof spec.ipFamilyPolicy !== 'string') {
+    const oldPolicy = old?.spec?.ipFamilyPolicy;
+    spec.ipFamilyPolicy = typeof oldPolicy === 'string' ? oldPolicy : headlessSelectorless ? 'RequireDualStack' : 'SingleStack';
+  }
+  const families: unknown[] = Array.isArray(spec.ipFamilies) ? spec.ipFamilies : [];
+  if (spec.ipFamilyPolicy === 'SingleStack' && families.length === 2) {
+    throw invalid({ group: '', kind: 'Service' }, svc.metadata.name ?? '', [
+      fieldErr.invalid('spec.ipFamilyPolicy', spec.ipFamilyPolicy, "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified"),
+    ]);
+  }
+  if (headlessSelectorless) {
+    if (families.length === 0) families.push(SERVICE_IP_FAMILIES[0]);
+    if (families.length < 2 && spec.ipFamilyPolicy !== 'SingleStack') families.push(families[0] === 'IPv4' ? 'IPv6' : 'IPv4');
+    spec.ipFamilies = families;
+    return;
+  }
+  const errs: FieldError[] = [];
+  if (spec.ipFamilyPolicy === 'RequireDualStack' && SERVICE_IP_FAMILIES.length < 2) {
+    errs.push(fieldErr.invalid('spec.ipFamilyPolicy', spec.ipFamilyPolicy, 'this cluster is not configured for dual-stack services'));
+  }
+  families.forEach((f, i) => {
+    // Names other than IPv4/IPv6 are validation's to refuse.
+    if ((f === 'IPv4' || f === 'IPv6') && !SERVICE_IP_FAMILIES.includes(f)) errs.push(fieldErr.invalid(`spec.ipFamilies[${i}]`, f, 'not configured on this cluster'));
+  });
+  if (errs.length) throw invalid({ group: '', kind: 'Service' }, svc.metadata.name ?? '', errs);
+  if (families.length === 0) families.push(SERVICE_IP_FAMILIES[0]);
+  spec.ipFamilies = families;
+}
+
 function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strategy {
   const services = () => opts.cache.resource(info()).items.values();
   const ips = new ServiceIPAllocator(opts.serviceClusterIPRange, function* () {
@@ -280,10 +323,7 @@ function serviceStrategy(opts: StrategyOptions, info: () => ResourceInfo): Strat
           spec.clusterIP = ip;
           spec.clusterIPs = [ip];
         }
-        if (spec.clusterIP !== 'None' || spec.clusterIPs) {
-          spec.ipFamilies ??= ['IPv4'];
-          spec.ipFamilyPolicy ??= 'SingleStack';
-        }
+        initIPFamilyFields(svc, old);
       } else {
         // ExternalName services have no address of their own.
         delete spec.clusterIP;

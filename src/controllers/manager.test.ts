@@ -87,4 +87,22 @@ describe('controller manager', () => {
     await m.stop();
     assert.deepEqual(log, ['p1 start', 'p2 start', 'p1 stop', 'p2 stop']);
   });
+
+  it('records controllers\' events with the component only, no host (as kube-controller-manager)', async () => {
+    const recorder: Controller = {
+      name: 'recorder',
+      async start(ctx, signal) {
+        const ns = await ctx.client.get(ref.namespaces, undefined, 'default');
+        ctx.recorder('service-controller').event(ns, 'Normal', 'Probe', 'recorded by a controller');
+        await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+      },
+    };
+    const m = c.startControllers([recorder]);
+    await m.manager.whenReady();
+    const ev = await eventually(async () => (await c.client.list(ref.events, 'default')).items.find((e: any) => e.reason === 'Probe'));
+    await m.stop();
+    assert.deepEqual(ev.source, { component: 'service-controller' });
+    assert.equal(ev.reportingComponent, 'service-controller');
+    assert.equal(ev.reportingInstance, '');
+  });
 });

@@ -71,7 +71,11 @@ export interface ControllerManagerOptions {
   workers?: number | Record<string, number>;
   /** Passed to the shared informer factory (tests shorten retry delays). */
   informer?: Pick<SharedInformerFactoryOptions, 'resyncPeriodMs' | 'informerDefaults'>;
-  /** The events' source host (default: this machine's hostname). */
+  /**
+   * The events' source host. Default none: upstream's controllers record events with the
+   * component only (`kubectl get events -o wide` shows SOURCE `service-controller`); only
+   * the kubelet names its host.
+   */
   host?: string;
 }
 
@@ -100,7 +104,7 @@ export function startControllerManager(opts: ControllerManagerOptions, signal: A
   const log = opts.log ?? (() => {});
   const le = opts.leaderElection ?? {};
   const identity = le.identity ?? `${hostname()}_${randomUUID()}`;
-  const host = opts.host ?? hostname();
+  const host = opts.host;
   let leading = false;
   let readyWaiters: (() => void)[] = [];
   let ready = false;
@@ -125,7 +129,7 @@ export function startControllerManager(opts: ControllerManagerOptions, signal: A
       const ctx: ControllerContext = {
         client,
         factory,
-        recorder: (component) => broadcaster.newRecorder({ component, host }),
+        recorder: (component) => broadcaster.newRecorder(host ? { component, host } : { component }),
         log: clog,
         workers: workersFor(opts.workers, c.name),
       };

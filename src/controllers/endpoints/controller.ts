@@ -6,7 +6,11 @@
 // hostname for pods whose subdomain names the service, nodeName and targetRef.
 // Services without a selector keep the Endpoints their users write; the `kubernetes`
 // Service's belong to the apiserver. Level-triggered: a sync recomputes the whole
-// object from the cache and writes only when it differs.
+// object from the cache and writes only when it differs. As upstream's
+// staleEndpointsTracker, a sync waits (requeues) while the cache still holds the
+// Endpoints as they were before this controller's last write, so the controller never
+// conflicts with itself. Empty label and annotation maps are left out, as Go's
+// omitempty encoding leaves them out of upstream's writes.
 
 import type { KObject } from '../../api/object.ts';
 import { isStatusError } from '../../api/errors.ts';
@@ -15,7 +19,7 @@ import type { EventRecorder } from '../../client/events.ts';
 import type { Informer } from '../../client/informer.ts';
 import { ref } from '../../client/resources.ts';
 import { keyOf, splitKey } from '../../client/util.ts';
-import { RateLimitingQueue, runWorkers } from '../../client/workqueue.ts';
+import { RateLimitingQueue, runWorkers, type ReconcileResult } from '../../client/workqueue.ts';
 import type { Controller, ControllerContext } from '../context.ts';
 import {
   type EndpointAddress,
@@ -74,6 +78,12 @@ export class EndpointsController {
   private readonly pods: Informer;
   private readonly endpoints: Informer;
   private readonly recorder: EventRecorder;
+  /**
+   * Per Endpoints key, the resourceVersion this controller's last update replaced, or ''
+   * after a create: while the cache shows that version (or, after a create, nothing),
+   * it is older than what this controller wrote and a sync would only conflict.
+   */
+  private readonly stale = new Map<string, string>();
 
   /** Registers informers and handlers on ctx.factory (synchronously, as the contract asks). */
   constructor(ctx: ControllerContext, opts: EndpointsControllerOptions = {}) {
@@ -101,7 +111,12 @@ export class EndpointsController {
       onDelete: podServices,
     });
     // An Endpoints deleted by someone else is recreated (or, without its service, stays gone).
-    this.endpoints.addEventHandler({ onDelete: (e) => q.add(keyOf(e)) });
+    this.endpoints.addEventHandler({
+      onDelete: (e) => {
+        if (this.stale.get(keyOf(e)) === '') this.stale.delete(keyOf(e));
+        q.add(keyOf(e));
+      },
+    });
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -114,7 +129,7 @@ export class EndpointsController {
     await runWorkers(this.queue, this.ctx.workers, (key, sig) => this.syncService(key, sig), signal, { log: this.ctx.log });
   }
 
-  private async syncService(key: string, signal: AbortSignal): Promise<void> {
+  private async syncService(key: string, signal: AbortSignal): Promise<ReconcileResult> {
     const { client } = this.ctx;
     const { namespace, name } = splitKey(key);
     const ns = namespace ?? '';
@@ -130,6 +145,7 @@ export class EndpointsController {
         }
       }
       this.tracker.deleteService(ns, name);
+      this.stale.delete(key);
       return;
     }
     // The apiserver keeps the `kubernetes` service's endpoints.
@@ -138,12 +154,21 @@ export class EndpointsController {
     // Without a selector, users manage the Endpoints themselves.
     if (!hasSelector(svc)) return;
 
+    const current = this.endpoints.lister.get(ns, name);
+    const staleVersion = this.stale.get(key);
+    if (staleVersion !== undefined) {
+      // The cache has not caught up with this controller's last write: look again later
+      // (rate-limited, as upstream's error return). Checked before the trigger-time
+      // tracker moves on, so the retry still carries the change's trigger time.
+      if (current ? current.metadata.resourceVersion === staleVersion : staleVersion === '') return { requeue: true };
+      if (staleVersion === '') this.stale.delete(key);
+    }
+
     const pods = this.pods.lister.list(ns, selectorFromSet(svc.spec.selector));
     // Computed on every sync so the tracker follows the pods even when nothing is written.
     const triggerTime = this.tracker.compute(svc, pods);
     const subsets = repackSubsets(computeSubsets(svc, pods));
 
-    const current = this.endpoints.lister.get(ns, name);
     const labels: Record<string, string> = { ...(svc.metadata.labels ?? {}) };
     const compareLabels = { ...(current?.metadata.labels ?? {}) };
     delete compareLabels[IS_HEADLESS_SERVICE];
@@ -167,14 +192,20 @@ export class EndpointsController {
     else delete annotations[LAST_CHANGE_TRIGGER_TIME];
     if (truncateEndpoints(next, this.maxCapacity)) annotations[OVER_CAPACITY] = TRUNCATED;
     else delete annotations[OVER_CAPACITY];
-    next.metadata.annotations = annotations;
     if (isServiceIPSet(svc)) delete labels[IS_HEADLESS_SERVICE];
     else labels[IS_HEADLESS_SERVICE] = '';
-    next.metadata.labels = labels;
+    setOrOmit(next.metadata, 'annotations', annotations);
+    setOrOmit(next.metadata, 'labels', labels);
 
     try {
-      if (current) await client.update(ref.endpoints, ns, next, { signal });
-      else await client.create(ref.endpoints, ns, next, { signal });
+      if (current) {
+        const written = await client.update(ref.endpoints, ns, next, { signal });
+        // A write that changed nothing keeps its version: the cache is not behind then.
+        if (written?.metadata?.resourceVersion !== current.metadata.resourceVersion) this.stale.set(key, current.metadata.resourceVersion ?? '');
+      } else {
+        await client.create(ref.endpoints, ns, next, { signal });
+        this.stale.set(key, '');
+      }
     } catch (e) {
       // A terminating namespace refuses creates for good: drop the key.
       if (!current && namespaceTerminating(e)) return;
@@ -185,6 +216,12 @@ export class EndpointsController {
       throw e;
     }
   }
+}
+
+/** Sets a metadata map, or removes it when empty (Go's omitempty: upstream never writes `{}`). */
+function setOrOmit(meta: KObject['metadata'], field: 'labels' | 'annotations', m: Record<string, string>): void {
+  if (Object.keys(m).length > 0) meta[field] = m;
+  else delete meta[field];
 }
 
 /** One single-address subset per pod and resolved port, as upstream builds them before repacking. */

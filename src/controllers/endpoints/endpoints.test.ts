@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 import type { KObject } from '../../api/object.ts';
 import { ref } from '../../client/resources.ts';
 import { kubectlFor } from '../../../test/harness.ts';
-import { eventually, startControllerTestCluster, type ControllerTestCluster, type RunningControllers } from '../testing.ts';
+import { createClient } from '../../client/rest.ts';
+import type { Transport } from '../../client/types.ts';
+import { startControllerManager } from '../manager.ts';
+import { CONTROLLER_MANAGER_USER, eventually, startControllerTestCluster, type ControllerTestCluster, type RunningControllers } from '../testing.ts';
 import { computeSubsets, endpointsController, truncateEndpoints } from './controller.ts';
 import { findPort, LAST_CHANGE_TRIGGER_TIME, OVER_CAPACITY, repackSubsets, rfc3339Nano, TriggerTimeTracker } from './util.ts';
 
@@ -255,6 +258,69 @@ describe('Endpoints controller (integration)', () => {
       assert.ok(n >= 1);
     } finally {
       await cm2.stop();
+    }
+  });
+
+  it('writes no empty label or annotation maps', async () => {
+    const cm3 = c.startControllers([endpointsController()]);
+    await cm3.manager.whenReady();
+    try {
+      await c.client.create(ref.services, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'plain' }, spec: { selector: { app: 'plain' }, ports: [{ port: 80 }] } });
+      const first = await c.waitFor(ref.endpoints, 'default', 'plain', (o) => !!o);
+      assert.equal('labels' in first!.metadata, false, JSON.stringify(first!.metadata));
+      assert.ok(first!.metadata.annotations?.[LAST_CHANGE_TRIGGER_TIME]);
+      // Recreated with nothing changed since: no trigger time, so no annotations at all.
+      await c.client.delete(ref.endpoints, 'default', 'plain');
+      const again = await c.waitFor(ref.endpoints, 'default', 'plain', (o) => !!o && o.metadata.uid !== first!.metadata.uid);
+      assert.equal('annotations' in again!.metadata, false, JSON.stringify(again!.metadata));
+      assert.equal('labels' in again!.metadata, false, JSON.stringify(again!.metadata));
+    } finally {
+      await cm3.stop();
+    }
+  });
+
+  it('waits for its cache to show its own last write: no conflicts with itself, even when the watch lags', async () => {
+    // The controller's Endpoints watch is delayed by 300 ms a line, so the cache trails
+    // the controller's writes; every write and its answer is recorded.
+    const writes: { method: string; status: number }[] = [];
+    const inner = c.transport(CONTROLLER_MANAGER_USER);
+    const lagging: Transport = {
+      async request(req) {
+        const r = await inner.request(req);
+        if (/\/endpoints(\/|\?|$)/.test(req.path) && req.method !== 'GET') writes.push({ method: req.method, status: r.status });
+        return r;
+      },
+      async stream(req) {
+        const r = await inner.stream(req);
+        if (!/\/endpoints\?.*watch=true/.test(req.path)) return r;
+        async function* delayed(lines: AsyncIterable<string>) {
+          for await (const l of lines) {
+            await new Promise((res) => setTimeout(res, 300));
+            yield l;
+          }
+        }
+        return { status: r.status, lines: delayed(r.lines) };
+      },
+      close: () => inner.close(),
+    };
+    const ac = new AbortController();
+    const m = startControllerManager({ client: createClient(lagging), controllers: [endpointsController()], leaderElection: { enabled: false } }, ac.signal);
+    try {
+      await m.whenReady();
+      await c.client.create(ref.services, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'lag' }, spec: { clusterIP: 'None', selector: { app: 'lag' }, ports: [{ port: 80 }] } });
+      for (const n of ['lag-a', 'lag-b', 'lag-c']) {
+        const p = pod(n, 80, 0);
+        p.metadata.labels = { app: 'lag' };
+        await c.client.create(ref.pods, 'default', p);
+      }
+      const ep = await c.waitFor(ref.endpoints, 'default', 'lag', (o) => o?.subsets?.[0]?.addresses?.length === 3, 20_000);
+      assert.deepEqual(ep!.metadata.labels, { 'service.kubernetes.io/headless': '' });
+      assert.ok(writes.length >= 2, JSON.stringify(writes));
+      assert.deepEqual(writes.filter((w) => w.status >= 300), [], 'no write of the controller failed');
+      assert.deepEqual([...(await c.events('default', 'lag', 'FailedToUpdateEndpoint')), ...(await c.events('default', 'lag', 'FailedToCreateEndpoint'))], []);
+    } finally {
+      ac.abort();
+      await m.done;
     }
   });
 });

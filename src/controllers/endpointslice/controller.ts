@@ -130,6 +130,9 @@ export class EndpointSliceController {
     const triggerTime = this.triggerTimes.compute(svc, pods);
     const result = reconcileSlices({ service: svc, pods, existing: slices, nodes: inf.nodes.lister, maxEndpointsPerSlice: this.max });
     const plan = recycleSlices(result, (s) => ownedBy(s, svc));
+    // As upstream's reconciler: the pods skipped while placing endpoints, then the first
+    // write that failed, reported together as one aggregate error.
+    const errors = [...result.errors];
     try {
       // No creates for a service being deleted: the garbage collector would race them.
       if (!svc.metadata.deletionTimestamp) {
@@ -160,10 +163,23 @@ export class EndpointSliceController {
         }
         this.tracker.expectDeletion(s);
       }
-      if (result.errors.length) throw new Error(result.errors.join('; '));
     } catch (e) {
-      if (!signal.aborted) recorder.eventf(svc, 'Warning', 'FailedToUpdateEndpointSlices', 'Error updating Endpoint Slices for Service %s/%s: %s', ns, name, (e as Error).message);
-      throw e;
+      if (signal.aborted) throw e;
+      errors.push((e as Error).message);
+    }
+    if (errors.length) {
+      const message = aggregateError(errors);
+      recorder.eventf(svc, 'Warning', 'FailedToUpdateEndpointSlices', 'Error updating Endpoint Slices for Service %s/%s: %s', ns, name, message);
+      throw new Error(message);
     }
   }
+}
+
+/**
+ * The text of Go's utilerrors.NewAggregate(errs).Error(): one distinct message prints
+ * bare, several print as `[a, b]` (duplicates dropped, first occurrence kept).
+ */
+export function aggregateError(messages: string[]): string {
+  const distinct = [...new Set(messages)];
+  return distinct.length === 1 ? distinct[0]! : `[${distinct.join(', ')}]`;
 }

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KObject } from '../../api/object.ts';
 import { ref } from '../../client/resources.ts';
-import { startControllerTestCluster, type ControllerTestCluster } from '../testing.ts';
-import { endpointSliceController } from './controller.ts';
+import { eventually, startControllerTestCluster, type ControllerTestCluster } from '../testing.ts';
+import { aggregateError, endpointSliceController } from './controller.ts';
 import { CONTROLLER_NAME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, ownedBy, recycleSlices, reconcileSlices } from './reconciler.ts';
 import { SliceTracker } from './tracker.ts';
 
@@ -133,6 +133,15 @@ describe('EndpointSlice reconciler (unit)', () => {
   });
 });
 
+describe('aggregate errors (unit)', () => {
+  it('prints as Go\'s utilerrors aggregate: one bare, several as [a, b], duplicates once', () => {
+    assert.equal(aggregateError(['a']), 'a');
+    assert.equal(aggregateError(['a', 'b']), '[a, b]');
+    assert.equal(aggregateError(['a', 'b', 'a']), '[a, b]');
+    assert.equal(aggregateError(['a', 'a']), 'a');
+  });
+});
+
 describe('EndpointSlice controller (integration)', () => {
   let c: ControllerTestCluster;
   before(async () => {
@@ -200,9 +209,46 @@ describe('EndpointSlice controller (integration)', () => {
   it('a slice deleted behind the controller is recreated; label changes on the service are copied', async () => {
     const [s] = await slicesOf('web');
     await c.client.delete(ref.endpointslices, 'default', s.metadata.name!);
-    await waitSlices(() => slicesOf('web'), (l) => l.length === 1 && l[0].metadata.name !== s.metadata.name && l[0].endpoints?.length === 1);
+    const [again] = await waitSlices(() => slicesOf('web'), (l) => l.length === 1 && l[0].metadata.name !== s.metadata.name && l[0].endpoints?.length === 1);
+    // Nothing changed since the last sync: no trigger time, and no empty annotation map in its place.
+    assert.equal('annotations' in again.metadata, false, JSON.stringify(again.metadata));
     await c.client.patch(ref.services, 'default', 'web', 'merge', { metadata: { labels: { team: 'b' } } });
     await waitSlices(() => slicesOf('web'), (l) => l.length === 1 && l[0].metadata.labels?.team === 'b');
+  });
+
+  it('reports pods on missing nodes in one event, worded as upstream\'s aggregate error', async () => {
+    const ghost = async (name: string, app: string, node: string, ip: string) => {
+      await c.client.create(ref.pods, 'default', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, labels: { app } },
+        spec: { nodeName: node, containers: [{ name: 'app', image: 'nginx' }] },
+      });
+      await c.client.patch(ref.pods, 'default', name, 'merge', { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } }, { subresource: 'status' });
+    };
+    await ghost('ghost-a', 'ghost', 'gone-1', '10.244.99.1');
+    await ghost('ghost-b', 'ghost', 'gone-2', '10.244.99.2');
+    await ghost('lone-a', 'lone', 'gone-3', '10.244.99.3');
+    for (const [name, app] of [['ghosts', 'ghost'], ['lone', 'lone']]) {
+      await c.client.create(ref.services, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app }, ports: [{ port: 80 }] } });
+    }
+    const skip = (pod: string, svc: string, node: string) => `skipping Pod ${pod} for Service default/${svc}: Node ${node} Not Found`;
+    const [many] = await eventually(async () => {
+      const m = await c.events('default', 'ghosts', 'FailedToUpdateEndpointSlices');
+      return m.length ? m : undefined;
+    });
+    const prefix = 'Error updating Endpoint Slices for Service default/ghosts: ';
+    assert.ok(
+      [`[${skip('ghost-a', 'ghosts', 'gone-1')}, ${skip('ghost-b', 'ghosts', 'gone-2')}]`, `[${skip('ghost-b', 'ghosts', 'gone-2')}, ${skip('ghost-a', 'ghosts', 'gone-1')}]`]
+        .map((m) => prefix + m)
+        .includes(many!),
+      many,
+    );
+    const [one] = await eventually(async () => {
+      const m = await c.events('default', 'lone', 'FailedToUpdateEndpointSlices');
+      return m.length ? m : undefined;
+    });
+    assert.equal(one, `Error updating Endpoint Slices for Service default/lone: ${skip('lone-a', 'lone', 'gone-3')}`);
   });
 });
 

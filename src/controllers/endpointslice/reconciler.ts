@@ -202,7 +202,9 @@ export function setTriggerTime(slice: KObject, triggerTime: number | undefined):
   const a: Record<string, string> = { ...(slice.metadata.annotations ?? {}) };
   if (triggerTime !== undefined) a[LAST_CHANGE_TRIGGER_TIME] = rfc3339Nano(triggerTime);
   else delete a[LAST_CHANGE_TRIGGER_TIME];
-  slice.metadata.annotations = a;
+  // Go's omitempty: an empty map is not written.
+  if (Object.keys(a).length) slice.metadata.annotations = a;
+  else delete slice.metadata.annotations;
 }
 
 function compareEndpoints(a: SliceEndpoint, b: SliceEndpoint): number {

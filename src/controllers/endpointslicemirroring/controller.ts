@@ -131,7 +131,8 @@ function newMirroredSlice(ep: KObject, o: { ports: SlicePort[]; type: AddressTyp
     metadata: {
       namespace: ep.metadata.namespace,
       labels,
-      annotations: mirroredAnnotations(ep),
+      // Go's omitempty: an empty map is not written.
+      ...(Object.keys(mirroredAnnotations(ep)).length ? { annotations: mirroredAnnotations(ep) } : {}),
       ownerReferences: [{ apiVersion: 'v1', kind: 'Endpoints', name: ep.metadata.name!, uid: ep.metadata.uid!, controller: true, blockOwnerDeletion: true }],
     },
     addressType: type,

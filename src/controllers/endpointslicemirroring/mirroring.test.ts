@@ -40,6 +40,9 @@ describe('mirroring plan (unit)', () => {
     assert.equal(v4http.metadata.generateName, 'ext-');
     assert.ok(plan.create.some((s) => s.addressType === 'IPv6'));
     assert.deepEqual(plan.create.find((s) => s.ports[0].port === 53)!.endpoints[0].hostname, 'h');
+    // Nothing to copy: no empty annotation map either (Go's omitempty).
+    const bare = planMirroredSlices(endpoints([{ addresses: [{ ip: '192.0.2.1' }], ports: [{ port: 80, protocol: 'TCP' }] }], { annotations: undefined }), { existing: [] });
+    assert.equal('annotations' in bare.create[0].metadata, false, JSON.stringify(bare.create[0].metadata));
   });
 
   it('skips invalid addresses and those above the per-subset limit; an unchanged slice needs no write', () => {

@@ -12,7 +12,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -188,6 +188,36 @@ describe('a real node through kubectl', { skip }, () => {
     const ex = await kubectl(['exec', 'bb', '--', 'cat', '/etc/hostname']);
     assert.equal(ex.code, 0, ex.stderr);
     assert.equal(ex.stdout.trim(), 'bb');
+  });
+
+  test('the ServiceAccount token, ca.crt and namespace are projected into the pod; the token authenticates from the host', async () => {
+    await client.create(ref.pods, 'default', podObject('sa', { containers: [busybox('c', 'sleep 3600')] }));
+    const p = await waitPod('sa', allRunning);
+    const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+    assert.deepEqual((await exec('sa', 'c', ['ls', sa])).trim().split(/\s+/), ['ca.crt', 'namespace', 'token']);
+    assert.equal(await exec('sa', 'c', ['cat', `${sa}/namespace`]), 'default');
+    assert.equal(await exec('sa', 'c', ['cat', `${sa}/ca.crt`]), server.pki.caCertPem);
+    const token = await exec('sa', 'c', ['cat', `${sa}/token`]);
+    const cfg = path.join(dir, 'sa-token.kubeconfig');
+    writeFileSync(cfg, JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: server.url, 'certificate-authority-data': Buffer.from(server.pki.caCertPem).toString('base64') } }],
+      users: [{ name: 'u', user: { token } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    }));
+    const who = await kubectl(['--kubeconfig', cfg, 'auth', 'whoami', '-o', 'json']);
+    assert.equal(who.code, 0, who.stderr);
+    const user = JSON.parse(who.stdout).status.userInfo;
+    assert.equal(user.username, 'system:serviceaccount:default:default');
+    assert.deepEqual(user.groups, ['system:serviceaccounts', 'system:serviceaccounts:default', 'system:authenticated']);
+    assert.deepEqual(user.extra['authentication.kubernetes.io/pod-name'], ['sa']);
+    assert.deepEqual(user.extra['authentication.kubernetes.io/pod-uid'], [p.metadata.uid]);
+    assert.deepEqual(user.extra['authentication.kubernetes.io/node-name'], [nodeName]);
+    const get = await kubectl(['--kubeconfig', cfg, 'get', 'pod', 'sa', '-o', 'jsonpath={.spec.nodeName}']);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, nodeName);
   });
 
   test('a ConfigMap volume is readable in the pod', async () => {
@@ -391,6 +421,78 @@ describe('a real node through kubectl', { skip }, () => {
       assert.ok(ev.some((e) => e.reason === 'Unhealthy' && e.message === 'Liveness probe failed: service unhealthy (responded with "NOT_SERVING")'), JSON.stringify(ev.map((e) => e.message)));
       assert.ok(ev.some((e) => e.reason === 'Killing' && e.message === 'Container main failed liveness probe, will be restarted'));
       await client.delete(ref.pods, 'default', 'grpc-probes');
+    });
+  });
+
+  describe('the kubelet API: /stats/summary and /metrics/resource through nodes/proxy', () => {
+    test('a pod holding 24 MiB in /dev/shm shows it in its container working set; node fs, pod network, resource metrics, kubelet metrics', async () => {
+      const MiB = 1024 * 1024;
+      await client.create(ref.pods, 'default', podObject('stats-mem', {
+        containers: [busybox('c', 'dd if=/dev/zero of=/dev/shm/x bs=1048576 count=24 && dd if=/dev/urandom of=/scratch/f bs=1048576 count=2 && echo filled && sleep 3600', {
+          volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }],
+        })],
+        volumes: [{ name: 'scratch', emptyDir: {} }],
+      }));
+      await waitPod('stats-mem', allRunning);
+      await eventually(async () => (await kubectl(['logs', 'stats-mem'])).stdout.includes('filled'), 15_000, 'stats-mem to fill /dev/shm');
+      const raw = async (p: string): Promise<string> => {
+        const r = await kubectl(['get', '--raw', `/api/v1/nodes/${nodeName}/proxy${p}`]);
+        assert.equal(r.code, 0, `kubectl get --raw …/proxy${p}: ${r.stderr}`);
+        return r.stdout;
+      };
+      type Summary = import('../src/kubelet/stats/summary.ts').Summary;
+      // Two readings at least a second apart give the CPU rate (as after a housekeeping tick).
+      const summary = await eventually(async () => {
+        const s = JSON.parse(await raw('/stats/summary')) as Summary;
+        const ps = s.pods.find((p) => p.podRef.namespace === 'default' && p.podRef.name === 'stats-mem');
+        return ps?.cpu?.usageNanoCores !== undefined && ps.containers[0]?.cpu?.usageNanoCores !== undefined ? s : undefined;
+      }, 15_000, 'a summary with the pod and its CPU rates');
+      assert.equal(summary.node.nodeName, nodeName);
+      assert.ok((summary.node.fs?.capacityBytes ?? 0) > 0, JSON.stringify(summary.node.fs));
+      // (containerd computes the image filesystem's usage in the background: capacity only here)
+      assert.ok((summary.node.runtime?.imageFs?.capacityBytes ?? 0) > 0, JSON.stringify(summary.node.runtime));
+      assert.ok((summary.node.memory?.workingSetBytes ?? 0) > 0);
+      assert.deepEqual(summary.node.systemContainers?.map((c) => c.name), ['kubelet', 'runtime', 'pods']);
+      assert.ok(summary.node.systemContainers!.every((c) => (c.memory?.workingSetBytes ?? 0) > 0), JSON.stringify(summary.node.systemContainers));
+      const ps = summary.pods.find((p) => p.podRef.name === 'stats-mem')!;
+      const pod = await client.get(ref.pods, 'default', 'stats-mem');
+      assert.equal(ps.podRef.uid, pod.metadata.uid);
+      assert.deepEqual(ps.containers.map((c) => c.name), ['c']);
+      const c = ps.containers[0];
+      assert.ok((c.memory?.workingSetBytes ?? 0) >= 24 * MiB, `container working set ${c.memory?.workingSetBytes}`);
+      assert.ok((ps.memory?.workingSetBytes ?? 0) >= (c.memory?.workingSetBytes ?? 0), `pod ${ps.memory?.workingSetBytes} ≥ container ${c.memory?.workingSetBytes}`);
+      assert.ok((c.cpu?.usageCoreNanoSeconds ?? 0) > 0);
+      assert.ok((ps.process_stats?.process_count ?? 0) >= 1, JSON.stringify(ps.process_stats));
+      assert.equal(ps.network?.name, 'eth0');
+      assert.ok(ps.network?.interfaces?.some((i) => i.name === 'eth0'));
+      assert.ok((c.logs?.usedBytes ?? 0) > 0, JSON.stringify(c.logs));
+      assert.ok(ps.volume?.some((v) => v.name.startsWith('kube-api-access-') && v.usedBytes > 0), JSON.stringify(ps.volume));
+      // The emptyDir on disk counts as ephemeral storage; the token's tmpfs does not.
+      const scratch = ps.volume?.find((v) => v.name === 'scratch');
+      assert.ok(scratch && scratch.usedBytes >= 2 * MiB, JSON.stringify(ps.volume));
+      const eph = ps['ephemeral-storage']?.usedBytes ?? 0;
+      assert.ok(eph >= scratch.usedBytes + (c.logs?.usedBytes ?? 0) && eph < scratch.usedBytes + 1 * MiB, `ephemeral-storage ${eph}`);
+
+      const only = JSON.parse(await raw('/stats/summary?only_cpu_and_memory=true')) as Summary;
+      assert.equal(only.node.fs, undefined);
+      assert.ok(only.pods.some((p) => p.podRef.name === 'stats-mem' && p.network === undefined && (p.containers[0]?.memory?.workingSetBytes ?? 0) >= 24 * MiB));
+
+      const res = await raw('/metrics/resource');
+      const m = /^container_memory_working_set_bytes\{container="c",namespace="default",pod="stats-mem"\} (\d+) \d+$/m.exec(res);
+      assert.ok(m && Number(m[1]) >= 24 * MiB, res);
+      assert.match(res, /^pod_memory_working_set_bytes\{namespace="default",pod="stats-mem"\} \d+ \d+$/m);
+      assert.match(res, /^resource_scrape_error 0$/m);
+
+      const km = await raw('/metrics');
+      assert.match(km, new RegExp(`^kubelet_node_name\\{node="${nodeName}"\\} 1$`, 'm'));
+      const running = /^kubelet_running_pods (\d+)$/m.exec(km);
+      assert.ok(running && Number(running[1]) >= 1, km);
+      assert.match(km, /^kubelet_pod_start_duration_seconds_count [1-9]\d*$/m);
+
+      // Only the kubelet's port is reachable through a node.
+      const other = await kubectl(['get', '--raw', `/api/v1/nodes/${nodeName}:1/proxy/metrics`]);
+      assert.notEqual(other.code, 0);
+      await client.delete(ref.pods, 'default', 'stats-mem');
     });
   });
 });

@@ -242,6 +242,13 @@ spec:
     });
     pods = await podNames();
     assert.equal(pods.length, 3);
+    // The endpoint controllers and the proxy follow the pods asynchronously (slower on a
+    // loaded machine): wait until the ClusterIP answers from every pod before the tests,
+    // which run side by side, look at it.
+    await eventually(async () => {
+      const seen = await hostHits(clusterIP, 8080, 20).catch(() => new Map<string, number>());
+      return pods.every((p) => seen.has(p)) ? true : undefined;
+    }, 30_000, 'the ClusterIP answering from all three pods');
   });
 
   after(async () => {

@@ -1,6 +1,9 @@
 // Duplicate keys in a JSON body, which JSON.parse silently collapses (last one wins)
 // but upstream's strict decoder reports: `duplicate field "spec.replicas"`, with the
 // same path syntax as unknown fields (`spec.containers[0].name`).
+//
+// Every write body goes through this scan, so it allocates little: string values are
+// skipped without being copied, and a path is spelled out only for a duplicate.
 
 /**
  * Paths of keys that occur twice in the same object of `text`, in document order.
@@ -10,6 +13,13 @@ export function duplicateFields(text: string, limit = 100): string[] {
   const out: string[] = [];
   let i = 0;
   const n = text.length;
+  // The path to the value being read: object keys (as strings) and array indexes (as numbers).
+  const path: (string | number)[] = [];
+  const spell = (): string => {
+    let s = '';
+    for (const seg of path) s += typeof seg === 'number' ? `[${seg}]` : s ? `.${seg}` : seg;
+    return s;
+  };
 
   const skipWs = () => {
     while (i < n) {
@@ -18,54 +28,74 @@ export function duplicateFields(text: string, limit = 100): string[] {
       else break;
     }
   };
-  const readString = (): string => {
-    const start = i;
-    i++; // opening quote
-    let escaped = false;
+  /** Moves past the string at i; returns whether it holds an escape. */
+  const skipString = (): boolean => {
+    const start = i + 1;
+    let end = text.indexOf('"', start);
+    const slash = text.indexOf('\\', start);
+    if (slash < 0 || slash > end) {
+      i = end + 1;
+      return false;
+    }
+    // An escape before the closing quote: walk it character by character.
+    i = start;
     while (i < n) {
-      const c = text[i];
-      if (c === '\\') {
-        escaped = true;
-        i += 2;
-        continue;
-      }
-      if (c === '"') break;
-      i++;
+      const c = text.charCodeAt(i);
+      if (c === 92) i += 2;
+      else if (c === 34) break;
+      else i++;
     }
-    i++; // closing quote
-    const raw = text.slice(start, i);
-    return escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+    end = i;
+    i++;
+    return true;
   };
-  const value = (path: string): void => {
+  const readKey = (): string => {
+    const start = i;
+    const escaped = skipString();
+    return escaped ? (JSON.parse(text.slice(start, i)) as string) : text.slice(start + 1, i - 1);
+  };
+  const value = (): void => {
     skipWs();
-    const c = text[i];
-    if (c === '{') object(path);
-    else if (c === '[') array(path);
-    else if (c === '"') readString();
+    const c = text.charCodeAt(i);
+    if (c === 123) object();
+    else if (c === 91) array();
+    else if (c === 34) skipString();
     else {
-      while (i < n && !',}] \t\r\n'.includes(text[i])) i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        // , } ] and whitespace end a number or literal.
+        if (d === 44 || d === 125 || d === 93 || d === 32 || d === 9 || d === 10 || d === 13) break;
+        i++;
+      }
     }
   };
-  const object = (path: string): void => {
+  const object = (): void => {
     i++; // {
-    const seen = new Set<string>();
     skipWs();
-    if (text[i] === '}') {
+    if (text.charCodeAt(i) === 125) {
       i++;
       return;
     }
+    let seen: Set<string> | undefined;
+    let first: string | undefined;
     for (;;) {
       skipWs();
-      const key = readString();
-      const p = path ? `${path}.${key}` : key;
-      if (seen.has(key)) {
-        if (out.length < limit) out.push(p);
-      } else seen.add(key);
+      const key = readKey();
+      let dup = false;
+      if (first === undefined) first = key;
+      else {
+        if (!seen) seen = new Set([first]);
+        if (seen.has(key)) dup = true;
+        else seen.add(key);
+      }
+      path.push(key);
+      if (dup && out.length < limit) out.push(spell());
       skipWs();
       i++; // :
-      value(p);
+      value();
+      path.pop();
       skipWs();
-      if (text[i] === ',') {
+      if (text.charCodeAt(i) === 44) {
         i++;
         continue;
       }
@@ -73,17 +103,19 @@ export function duplicateFields(text: string, limit = 100): string[] {
       return;
     }
   };
-  const array = (path: string): void => {
+  const array = (): void => {
     i++; // [
     skipWs();
-    if (text[i] === ']') {
+    if (text.charCodeAt(i) === 93) {
       i++;
       return;
     }
     for (let idx = 0; ; idx++) {
-      value(`${path}[${idx}]`);
+      path.push(idx);
+      value();
+      path.pop();
       skipWs();
-      if (text[i] === ',') {
+      if (text.charCodeAt(i) === 44) {
         i++;
         continue;
       }
@@ -91,6 +123,6 @@ export function duplicateFields(text: string, limit = 100): string[] {
       return;
     }
   };
-  value('');
+  value();
   return out;
 }

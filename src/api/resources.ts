@@ -4,7 +4,7 @@
 // against the generated reference data); short names and categories are what
 // upstream's discovery reports, which the reference does not hold.
 
-export type SubresourceName = 'status' | 'scale' | 'binding' | 'eviction' | 'finalize' | 'log' | 'exec' | 'attach' | 'portforward' | 'proxy';
+export type SubresourceName = 'status' | 'scale' | 'binding' | 'eviction' | 'finalize' | 'log' | 'exec' | 'attach' | 'portforward' | 'proxy' | 'token';
 
 export interface ResourceInfo {
   group: string;
@@ -72,7 +72,7 @@ export const RESOURCES: ResourceInfo[] = [
       sub: ['status', 'finalize'],
       verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
     },
-    { plural: 'nodes', kind: 'Node', short: ['no'], sub: ['status'] },
+    { plural: 'nodes', kind: 'Node', short: ['no'], sub: ['proxy', 'status'] },
     { plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: NS, short: ['pvc'], sub: ['status'] },
     { plural: 'persistentvolumes', kind: 'PersistentVolume', short: ['pv'], sub: ['status'] },
     { plural: 'pods', kind: 'Pod', namespaced: NS, short: ['po'], all: true, sub: ['status', 'binding', 'eviction', 'log', 'exec', 'attach', 'portforward', 'proxy'] },
@@ -88,7 +88,7 @@ export const RESOURCES: ResourceInfo[] = [
     },
     { plural: 'resourcequotas', kind: 'ResourceQuota', namespaced: NS, short: ['quota'], sub: ['status'] },
     { plural: 'secrets', kind: 'Secret', namespaced: NS },
-    { plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: NS, short: ['sa'] },
+    { plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: NS, short: ['sa'], sub: ['token'] },
     {
       plural: 'services',
       kind: 'Service',
@@ -125,6 +125,8 @@ export const RESOURCES: ResourceInfo[] = [
       generation: true,
     },
   ]),
+  // Create-only, never stored: answered by src/apiserver/serviceaccount.
+  ...group('authentication.k8s.io', 'v1', [{ plural: 'selfsubjectreviews', kind: 'SelfSubjectReview', verbs: ['create'] }]),
   ...group('batch', 'v1', [
     { plural: 'cronjobs', kind: 'CronJob', namespaced: NS, short: ['cj'], all: true, sub: ['status'], generation: true },
     { plural: 'jobs', kind: 'Job', namespaced: NS, all: true, sub: ['status'], generation: true },
@@ -158,6 +160,7 @@ export const GROUP_ORDER = [
   '',
   'apps',
   'events.k8s.io',
+  'authentication.k8s.io',
   'autoscaling',
   'batch',
   'networking.k8s.io',
@@ -177,6 +180,8 @@ export function subresourceKind(r: ResourceInfo, sub: SubresourceName): { group:
       return { group: 'autoscaling', version: 'v1', kind: 'Scale' };
     case 'binding':
       return { group: '', version: 'v1', kind: 'Binding' };
+    case 'token':
+      return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' };
     case 'eviction':
       return { group: 'policy', version: 'v1', kind: 'Eviction' };
     case 'exec':
@@ -186,7 +191,7 @@ export function subresourceKind(r: ResourceInfo, sub: SubresourceName): { group:
     case 'portforward':
       return { group: '', version: 'v1', kind: 'PodPortForwardOptions' };
     case 'proxy':
-      return { group: '', version: 'v1', kind: r.plural === 'services' ? 'ServiceProxyOptions' : 'PodProxyOptions' };
+      return { group: '', version: 'v1', kind: r.plural === 'services' ? 'ServiceProxyOptions' : r.plural === 'nodes' ? 'NodeProxyOptions' : 'PodProxyOptions' };
     default:
       return { group: r.group, version: r.version, kind: r.kind };
   }
@@ -196,6 +201,7 @@ export function subresourceVerbs(sub: SubresourceName): string[] {
   switch (sub) {
     case 'binding':
     case 'eviction':
+    case 'token':
       return ['create'];
     case 'finalize':
       return ['update'];

@@ -369,9 +369,41 @@ export function base64ErrorOffset(s: string): number | undefined {
 }
 
 const DIGITS2 = /^[0-9]{2}/;
+const TIME_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
+/**
+ * True for `2006-01-02T15:04:05Z` (not micro) and `2006-01-02T15:04:05.000000Z` with fields
+ * in range: times timeError accepts. False means only "look closer".
+ */
+function canonicalTime(s: string, micro: boolean): boolean {
+  const n = s.length;
+  if (n !== 27 && (micro || n !== 20)) return false;
+  for (const i of TIME_DIGITS) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  const d = (i: number) => s.charCodeAt(i) - 48;
+  const year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
+  const month = d(5) * 10 + d(6);
+  const day = d(8) * 10 + d(9);
+  const hour = d(11) * 10 + d(12);
+  const minute = d(14) * 10 + d(15);
+  const second = d(17) * 10 + d(18);
+  if (month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  if (s[4] !== '-' || s[7] !== '-' || s[10] !== 'T' || s[13] !== ':' || s[16] !== ':' || s[n - 1] !== 'Z') return false;
+  if (n === 27) {
+    if (s[19] !== '.') return false;
+    for (let i = 20; i < 26; i++) if (d(i) < 0 || d(i) > 9) return false;
+  }
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return day <= days;
+}
 
 /** Why metav1.Time (RFC 3339) or metav1.MicroTime (RFC 3339, six fractional digits) would reject s. */
 export function timeError(s: string, micro = false): string | undefined {
+  // Almost every timestamp is one the API itself wrote: check that shape without allocating.
+  if (canonicalTime(s, micro)) return undefined;
   const layout = micro ? '2006-01-02T15:04:05.000000Z07:00' : '2006-01-02T15:04:05Z07:00';
   const fail = (rest: string, elem: string) => `parsing time ${JSON.stringify(s)} as ${JSON.stringify(layout)}: cannot parse ${JSON.stringify(rest)} as ${JSON.stringify(elem)}`;
   const range = (what: string) => `parsing time ${JSON.stringify(s)}: ${what} out of range`;

@@ -1,6 +1,6 @@
 // Request authentication, as kube-apiserver's union of authenticators: the first
 // that recognises the request names the user. Order: x509 client certificate, then
-// bearer token from the --token-auth-file. Every authenticated user also gets the
+// bearer token from the --token-auth-file, then a service-account JWT. Every authenticated user also gets the
 // group system:authenticated (upstream's AuthenticatedGroupAdder). Anything else is
 // undefined: the caller answers 401 (or lets anonymous through on the always-allowed
 // paths).
@@ -11,6 +11,8 @@ export interface UserInfo {
   name: string;
   uid?: string;
   groups: string[];
+  /** Upstream's user.Info extra (service accounts: pod-name, pod-uid, credential-id...). */
+  extra?: Record<string, string[]>;
 }
 
 export interface AuthnRequest {
@@ -111,7 +113,11 @@ function parseCSVLine(line: string, lineNo: number): string[] {
  * Builds the request authenticator. Pure and synchronous: it reads only what the
  * TLS layer and the headers already carry.
  */
-export function createAuthenticator(opts: { tokens?: Map<string, UserInfo> }): Authenticator {
+export function createAuthenticator(opts: {
+  tokens?: Map<string, UserInfo>;
+  /** Service-account JWTs (serviceaccount/tokens.ts); undefined for anything it does not accept. */
+  serviceAccountTokens?: (token: string) => UserInfo | undefined;
+}): Authenticator {
   const tokens = opts.tokens ?? new Map<string, UserInfo>();
   return (req) => {
     const fromCert = userFromCertificate(req);
@@ -120,6 +126,8 @@ export function createAuthenticator(opts: { tokens?: Map<string, UserInfo> }): A
     if (token !== undefined) {
       const user = tokens.get(token);
       if (user) return withAuthenticatedGroup(user);
+      const sa = opts.serviceAccountTokens?.(token);
+      if (sa) return withAuthenticatedGroup(sa);
     }
     return undefined;
   };
@@ -153,6 +161,7 @@ function withAuthenticatedGroup(user: UserInfo): UserInfo {
   const groups = user.groups.includes(AUTHENTICATED_GROUP) ? [...user.groups] : [...user.groups, AUTHENTICATED_GROUP];
   const out: UserInfo = { name: user.name, groups };
   if (user.uid !== undefined) out.uid = user.uid;
+  if (user.extra !== undefined) out.extra = user.extra;
   return out;
 }
 

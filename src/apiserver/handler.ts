@@ -64,8 +64,15 @@ export interface ApiRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Reads the body; rejects with a 413 Status when it is larger than `limit`. */
   body: (limit: number) => Promise<Buffer>;
-  user?: { name: string; groups: string[] };
+  user?: { name: string; groups: string[]; uid?: string; extra?: Record<string, string[]> };
   signal: AbortSignal;
+}
+
+/** A create answered without storing anything (TokenRequest, SelfSubjectReview). */
+export interface CreateHook {
+  /** The kind the request body must be. */
+  kind: { apiVersion: string; kind: string };
+  create(obj: KObject, r: RouteInfo, req: ApiRequest): Promise<{ obj: KObject; warnings?: string[] }>;
 }
 
 export interface ApiResponse {
@@ -82,6 +89,8 @@ export interface RouteInfo {
   subresource?: string;
   namespace?: string;
   name?: string;
+  /** The request's query, as route() saw it (handle() parses the URL only without it). */
+  query?: Query;
 }
 
 function header(req: ApiRequest, name: string): string | undefined {
@@ -132,6 +141,16 @@ export function decodeBody(buf: Buffer, contentType: string | undefined): unknow
   throw unsupportedMediaType(ct);
 }
 
+/**
+ * Duplicate keys of a JSON body. A body that is exactly what JSON.stringify makes of its
+ * parsed value (what every JavaScript client sends) has none, since that text repeats no
+ * key: one native stringify then stands in for the key-by-key scan.
+ */
+function duplicatesIn(text: string, parsed: unknown): string[] {
+  if (text.length > 0 && text.charCodeAt(0) === 123 && JSON.stringify(parsed) === text) return [];
+  return duplicateFields(text);
+}
+
 function jsonSyntaxMessage(e: Error): string {
   // Upstream's decoder says e.g. "couldn't get version/kind; json parse error: ...".
   return `couldn't get version/kind; json parse error: ${e.message}`;
@@ -162,6 +181,7 @@ export interface HandlerOptions {
   /** Resources served as another shape of a stored resource (events.k8s.io Events, CRD versions). */
   views?: Map<ResourceInfo, View>;
   custom?: CustomResourceHooks;
+  createHooks?: (r: RouteInfo) => CreateHook | undefined;
 }
 
 export class ApiHandler {
@@ -170,9 +190,11 @@ export class ApiHandler {
   private readonly componentStatuses: () => Promise<KObject[]>;
   private readonly views: Map<ResourceInfo, View>;
   private readonly custom: CustomResourceHooks | undefined;
+  private readonly createHooks: HandlerOptions['createHooks'];
 
   constructor(opts: HandlerOptions) {
     this.custom = opts.custom;
+    this.createHooks = opts.createHooks;
     this.table = opts.table;
     this.registry = opts.registry;
     this.componentStatuses = opts.componentStatuses;
@@ -293,12 +315,11 @@ export class ApiHandler {
     if (!verbs.includes(verb) && !(verb === 'watch' && name !== undefined && info.verbs.includes('watch'))) {
       return methodNotSupported({ group: info.group, resource: info.plural }, verb);
     }
-    return { verb, resource: info, subresource: sub, namespace, name };
+    return { verb, resource: info, subresource: sub, namespace, name, query: q };
   }
 
   async handle(req: ApiRequest, res: ApiResponse, route: RouteInfo): Promise<void> {
-    const url = new URL(req.url, 'http://x');
-    const q = url.searchParams;
+    const q = route.query ?? new URL(req.url, 'http://x').searchParams;
     const info = route.resource!;
     const ctx: RequestContext = {
       signal: req.signal,
@@ -551,7 +572,7 @@ export class ApiHandler {
     }
     // JSON.parse keeps the last of duplicate keys; the strict decoder reports them.
     const ct = (header(req, 'content-type') ?? 'application/json').split(';')[0].trim().toLowerCase();
-    const duplicates = ct.endsWith('json') && fieldValidationMode(q) !== 'Ignore' ? duplicateFields(buf.toString('utf8')) : [];
+    const duplicates = ct.endsWith('json') && fieldValidationMode(q) !== 'Ignore' ? duplicatesIn(buf.toString('utf8'), body) : [];
     const warnings = this.checkFields(info, want, body as KObject, q, duplicates);
     return { obj: body as KObject, warnings };
   }
@@ -560,6 +581,13 @@ export class ApiHandler {
     const info = r.resource!;
     if (r.subresource === 'binding') return this.bind(req, res, r, q, ctx);
     if (r.subresource === 'eviction') return this.evict(req, res, r, q, ctx);
+    const hook = this.createHooks?.(r);
+    if (hook) {
+      const { obj, warnings } = await this.readObject(req, info, q, hook.kind);
+      const out = await hook.create(obj, r, req);
+      const all = [...warnings, ...(out.warnings ?? [])];
+      return sendJSON(res, 201, out.obj, all.length ? { warning: all.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
+    }
     if (r.subresource) throw methodNotAllowed();
     const { obj, warnings } = await this.readObject(req, info, q);
     const created = await this.registry.create(this.storageOf(info), r.namespace, this.toStorage(info, obj), ctx);
@@ -692,7 +720,7 @@ export class ApiHandler {
       ...ctx,
       subresource: (r.subresource ?? '') as Subresource,
     });
-    this.respondObject(req, res, info, out.obj, out.created ? 201 : 200, undefined, q, warnings);
+    this.respondObject(req, res, info, out.obj, out.created ? 201 : 200, out.json, q, warnings);
   }
 
   private async patch(req: ApiRequest, res: ApiResponse, r: RouteInfo, q: Query, ctx: RequestContext): Promise<void> {
@@ -746,7 +774,7 @@ export class ApiHandler {
       },
       { ...ctx, subresource: (r.subresource ?? '') as Subresource },
     );
-    this.respondObject(req, res, info, out.obj, 200, undefined, q, warnings);
+    this.respondObject(req, res, info, out.obj, 200, out.json, q, warnings);
   }
 
   /** PATCH with application/apply-patch+yaml: server-side apply, creating the object when it is missing. */

@@ -95,6 +95,37 @@ function encodeForStore(obj: KObject): string {
   return s;
 }
 
+/**
+ * True when the JSON encodings of `a` and `b` cannot be equal: some value differs, or a key
+ * one has (with a defined value) the other lacks. Key order is not looked at, so false
+ * means only "maybe equal". Stops at the first difference.
+ */
+function surelyDiffers(a: unknown, b: unknown): boolean {
+  if (a === b) return false;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    // undefined and functions vanish from JSON; anything else differs by value.
+    return !(a === undefined && b === undefined);
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return true;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return true;
+    for (let i = 0; i < a.length; i++) if (surelyDiffers(a[i], bb[i])) return true;
+    return false;
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  for (const k in ao) {
+    if (!Object.hasOwn(ao, k)) continue;
+    const av = ao[k];
+    if (av === undefined) continue;
+    if (!Object.hasOwn(bo, k)) return true;
+    if (surelyDiffers(av, bo[k])) return true;
+  }
+  for (const k in bo) if (Object.hasOwn(bo, k) && bo[k] !== undefined && !Object.hasOwn(ao, k)) return true;
+  return false;
+}
+
 function specOf(obj: KObject): string {
   const { metadata: _m, status: _s, ...rest } = obj;
   return JSON.stringify(rest);
@@ -447,7 +478,7 @@ export class Registry {
     name: string,
     mutate: (cur: KObject) => KObject | Promise<KObject>,
     ctx: RequestContext & { subresource?: Subresource; createIfMissing?: (name: string) => KObject | undefined },
-  ): Promise<{ obj: KObject; created: boolean }> {
+  ): Promise<{ obj: KObject; created: boolean; json?: string }> {
     const key = this.keyFor(info, namespace, name);
     const strategy = this.strategies(info);
     const sctx = this.strategyContext(info, ctx);
@@ -475,7 +506,9 @@ export class Registry {
       // An unconditional update applies to the version just read.
       if (isObject(draft.metadata)) draft.metadata.resourceVersion = old.metadata.resourceVersion;
       const next = this.prepareUpdate(info, strategy, sctx, draft, old, ctx.subresource ?? '', ctx);
-      if (specOf(next) === specOf(old) && JSON.stringify(next.metadata) === JSON.stringify(old.metadata) && JSON.stringify(next.status) === JSON.stringify(old.status)) {
+      // surelyDiffers is the cheap answer for the common case (a heartbeat changed a
+      // timestamp); when it finds no difference the serialized forms decide, as before.
+      if (!surelyDiffers(next, old) && specOf(next) === specOf(old) && JSON.stringify(next.metadata) === JSON.stringify(old.metadata) && JSON.stringify(next.status) === JSON.stringify(old.status)) {
         // A no-op write keeps the resourceVersion, as upstream.
         return { obj: old, created: false };
       }
@@ -501,7 +534,10 @@ export class Registry {
       }
       next.metadata.resourceVersion = String(res.revision);
       await this.cache.waitFor(res.revision);
-      return { obj: next, created: false };
+      // The watch cache serialized this very revision already (the same text JSON.stringify
+      // gives for `next`): answers reuse it.
+      const cached = this.cache.resource(info).items.get(key);
+      return { obj: next, created: false, json: cached?.modRevision === res.revision ? cached.json : undefined };
     }
     throw conflict(this.gr(info), name);
   }

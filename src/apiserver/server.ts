@@ -30,6 +30,9 @@ import { createOpenAPIService } from './openapi.ts';
 import { firstServiceIP, parseCidr } from './allocator.ts';
 import { bootstrapCluster, componentStatuses } from './bootstrap.ts';
 import { buildKubeconfig } from '../client/kubeconfig.ts';
+import { ensureServiceAccountKeys } from './serviceaccount/keys.ts';
+import { TokenService } from './serviceaccount/tokens.ts';
+import { serviceAccountCreateHooks } from './serviceaccount/api.ts';
 
 export const KUBERNETES_VERSION = {
   major: '1',
@@ -53,6 +56,10 @@ export interface ApiServerOptions {
   serviceClusterIPRange?: string;
   serviceNodePortRange?: string;
   tokenAuthFile?: string;
+  /** --service-account-issuer: the first issues tokens, all are accepted (default https://kubernetes.default.svc.cluster.local). */
+  serviceAccountIssuers?: string[];
+  /** --api-audiences (default: the issuers). */
+  apiAudiences?: string[];
   /** A Store to use instead of the embedded SQLite one under dataDir. */
   store?: Store;
   clusterName?: string;
@@ -98,7 +105,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const pki = await ensureClusterPKI({ dir: path.join(dataDir, 'pki'), advertiseAddress, serviceIP });
   let tokens;
   if (opts.tokenAuthFile) tokens = parseTokenAuthFile(await readFile(opts.tokenAuthFile, 'utf8'));
-  const authenticate: Authenticator = createAuthenticator({ tokens });
+  // Service-account tokens are checked against the watch cache (registry, set below).
+  const saTokens = new TokenService({
+    keys: await ensureServiceAccountKeys(path.join(dataDir, 'pki')),
+    issuers: opts.serviceAccountIssuers,
+    apiAudiences: opts.apiAudiences,
+    lookup: (resource, ns, name) => registry.peek(registry.findInfo('', resource), ns, name)?.obj,
+  });
+  const authenticate: Authenticator = createAuthenticator({ tokens, serviceAccountTokens: (t) => saTokens.authenticate(t) });
 
   const store = opts.store ?? (await openSqliteStore({ path: path.join(dataDir, 'db', 'state.db') }));
   const table = new ResourceTable(RESOURCES);
@@ -149,6 +163,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     componentStatuses: () => componentStatuses(registry, store),
     views,
     custom: crds,
+    createHooks: serviceAccountCreateHooks({ registry, tokens: saTokens }),
   });
   const metrics = new ApiMetrics();
 
@@ -165,8 +180,28 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // whichever transport brought it.
   const shutdown = new AbortController();
 
+  // One signal per request that aborts with the request or with the server. Not
+  // AbortSignal.any (its weakly held dependents cost the GC on every request), and not a
+  // listener per request on the shutdown signal: the server aborts what is in flight.
+  const inflight = new Set<AbortController>();
+  shutdown.signal.addEventListener('abort', () => {
+    for (const ac of inflight) ac.abort();
+  });
   async function serve(incoming: ApiRequest, res: ApiResponse): Promise<void> {
-    const req: ApiRequest = { ...incoming, signal: AbortSignal.any([incoming.signal, shutdown.signal]) };
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    if (incoming.signal.aborted || shutdown.signal.aborted) ac.abort();
+    else incoming.signal.addEventListener('abort', onAbort, { once: true });
+    inflight.add(ac);
+    try {
+      await serveRequest({ ...incoming, signal: ac.signal }, res);
+    } finally {
+      inflight.delete(ac);
+      incoming.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async function serveRequest(req: ApiRequest, res: ApiResponse): Promise<void> {
     const url = new URL(req.url, 'http://x');
     const p = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     if (ALWAYS_ALLOWED.has(p) || p.startsWith('/healthz/') || p.startsWith('/livez/') || p.startsWith('/readyz/')) {
@@ -206,6 +241,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         return sendJSON(res, 200, openapi.root());
       case '/openapi/v2':
         return sendStatus(res, notFoundPath());
+      case '/.well-known/openid-configuration': {
+        const host = advertiseAddress.includes(':') ? `[${advertiseAddress}]` : advertiseAddress;
+        const jwksURI = `https://${host}:${(server.address() as { port: number } | null)?.port ?? 6443}/openid/v1/jwks`;
+        return sendJSON(res, 200, saTokens.openIDConfiguration(jwksURI), { 'cache-control': 'public, max-age=3600' });
+      }
+      case '/openid/v1/jwks':
+        res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=3600' });
+        return res.end(JSON.stringify(saTokens.jwks()));
     }
     if (p.startsWith('/openapi/v3/')) {
       const doc = openapi.groupVersion(p.slice('/openapi/v3/'.length));

@@ -46,6 +46,9 @@ Flags:
   --service-cluster-ip-range CIDR      Service ClusterIP range (default 10.96.0.0/12)
   --service-node-port-range RANGE      NodePort range (default 30000-32767)
   --token-auth-file FILE               static bearer tokens (CSV: token,user,uid,"group1,group2")
+  --service-account-issuer URL         issuer of ServiceAccount tokens; repeat to also accept tokens of
+                                       earlier issuers (default https://kubernetes.default.svc.cluster.local)
+  --api-audiences A,B                  audiences the API accepts in ServiceAccount tokens (default: the issuers)
   --no-merge-kubeconfig                do not merge the admin kubeconfig into ~/.kube/config
   --sim-nodes N                        (up) also run N simulated nodes in this process
   --no-node                            (up) do not make this machine a node (real containers need root,
@@ -90,6 +93,8 @@ const FLAGS = {
   'service-cluster-ip-range': { type: 'string' },
   'service-node-port-range': { type: 'string' },
   'token-auth-file': { type: 'string' },
+  'service-account-issuer': { type: 'string', multiple: true },
+  'api-audiences': { type: 'string' },
   'no-merge-kubeconfig': { type: 'boolean' },
   'no-node': { type: 'boolean' },
   'sim-nodes': { type: 'string' },
@@ -182,6 +187,8 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     serviceClusterIPRange: values['service-cluster-ip-range'],
     serviceNodePortRange: values['service-node-port-range'],
     tokenAuthFile: values['token-auth-file'],
+    serviceAccountIssuers: values['service-account-issuer'],
+    apiAudiences: values['api-audiences']?.split(',').map((a) => a.trim()).filter(Boolean),
     log,
   });
   // The controller manager runs in the control plane's process, talking to the

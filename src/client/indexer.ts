@@ -117,11 +117,17 @@ export class Indexer<T extends KObject = KObject> implements Lister<T> {
   upsert(obj: T): T | undefined {
     const key = keyOf(obj);
     const old = this.items.get(key);
-    if (old) this.unindex(key, old);
     this.items.set(key, obj);
     for (const [name, fn] of this.funcs) {
       const index = this.indices.get(name)!;
-      for (const v of fn(obj)) addTo(index, v, key);
+      const now = fn(obj);
+      if (old) {
+        const before = fn(old);
+        // Most updates (a status write, a lease renewal) file the object where it was.
+        if (sameValues(before, now)) continue;
+        for (const v of before) removeFrom(index, v, key);
+      }
+      for (const v of now) addTo(index, v, key);
     }
     return old;
   }
@@ -138,14 +144,22 @@ export class Indexer<T extends KObject = KObject> implements Lister<T> {
   private unindex(key: string, obj: T): void {
     for (const [name, fn] of this.funcs) {
       const index = this.indices.get(name)!;
-      for (const v of fn(obj)) {
-        const set = index.get(v);
-        if (!set) continue;
-        set.delete(key);
-        if (set.size === 0) index.delete(v);
-      }
+      for (const v of fn(obj)) removeFrom(index, v, key);
     }
   }
+}
+
+function sameValues(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function removeFrom(index: Map<string, Set<string>>, value: string, key: string): void {
+  const set = index.get(value);
+  if (!set) return;
+  set.delete(key);
+  if (set.size === 0) index.delete(value);
 }
 
 function addTo(index: Map<string, Set<string>>, value: string, key: string): void {

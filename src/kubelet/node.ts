@@ -255,6 +255,9 @@ export async function startRealNode(opts: RealNodeOptions, signal: AbortSignal):
       clientCA,
       port: opts.kubeletPort ?? 10250,
       address: opts.kubeletAddress,
+      nodeName,
+      rootDir,
+      runtimePid: () => runtime.supervisor?.pid,
       log,
     });
     volumes.start(ac.signal);

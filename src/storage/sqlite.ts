@@ -163,6 +163,9 @@ class SqliteStore implements Store {
 
   #latest: StatementSync;
   #insert: StatementSync;
+  /** Prepared once: a write batch's BEGIN and COMMIT are not parsed again for every batch. */
+  #begin: StatementSync;
+  #commitStmt: StatementSync;
   #getAt: StatementSync;
 
   constructor(db: DatabaseSync) {
@@ -170,6 +173,8 @@ class SqliteStore implements Store {
     this.#latest = db.prepare(
       'SELECT id, deleted, create_revision, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1',
     );
+    this.#begin = db.prepare('BEGIN IMMEDIATE');
+    this.#commitStmt = db.prepare('COMMIT');
     this.#insert = db.prepare(
       'INSERT INTO kv (id, name, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -302,10 +307,10 @@ class SqliteStore implements Store {
     const startRev = this.#rev;
     let applied: Applied[];
     try {
-      this.#db.exec('BEGIN IMMEDIATE');
+      this.#begin.run();
       try {
         applied = batch.map((op) => this.#apply(op));
-        this.#db.exec('COMMIT');
+        this.#commitStmt.run();
       } catch (err) {
         this.#rev = startRev;
         if (this.#db.isTransaction) this.#db.exec('ROLLBACK');

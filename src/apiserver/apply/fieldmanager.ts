@@ -23,7 +23,7 @@ import { definitionNameFor } from '../../api/generated/kinds.ts';
 import { badRequest, fieldErr, invalid, StatusError, type StatusCause } from '../../api/errors.ts';
 import type { KObject } from '../../api/object.ts';
 import type { GVK } from '../../api/schema.ts';
-import { deepClone, isObject, type JSONObject, type JSONValue } from '../patch/values.ts';
+import { deepClone, isObject, setKey, type JSONObject, type JSONValue } from '../patch/values.ts';
 import { FieldSet, fieldPath, goJSON, type Path, pathString, valuesEqual } from './fieldpath.ts';
 import {
   capUpdateManagers,
@@ -129,6 +129,46 @@ function withoutManagedFields(obj: KObject): JSONObject {
   return copy;
 }
 
+/**
+ * The top-level fields of `b` and `a` that differ, as two objects (values shared, read
+ * only). Equal means the same keys (an undefined value counts as a key) and equal values.
+ */
+function differingFields(b: JSONObject, a: JSONObject): [JSONObject, JSONObject] {
+  const ob: JSONObject = {};
+  const oa: JSONObject = {};
+  for (const k of Object.keys(b)) {
+    if (Object.hasOwn(a, k) && sameJSON(b[k], a[k])) continue;
+    setKey(ob, k, b[k]);
+    if (Object.hasOwn(a, k)) setKey(oa, k, a[k]);
+  }
+  for (const k of Object.keys(a)) if (!Object.hasOwn(b, k)) setKey(oa, k, a[k]);
+  return [ob, oa];
+}
+
+function sameJSON(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x)) {
+    if (!Array.isArray(y) || x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!sameJSON(x[i], y[i])) return false;
+    return true;
+  }
+  if (Array.isArray(y)) return false;
+  const kx = Object.keys(x);
+  if (kx.length !== Object.keys(y).length) return false;
+  for (const k of kx) if (!Object.hasOwn(y, k) || !sameJSON((x as JSONObject)[k], (y as JSONObject)[k])) return false;
+  return true;
+}
+
+/** `obj` without metadata.managedFields, sharing everything else with `obj`: for reading only. */
+function shallowWithoutManagedFields(obj: KObject): JSONObject {
+  const o = obj as unknown as JSONObject;
+  const meta = o.metadata;
+  if (!isObject(meta) || !Object.hasOwn(meta, 'managedFields')) return o;
+  const { managedFields: _drop, ...rest } = meta;
+  return { ...o, metadata: rest };
+}
+
 /** Sets metadata.managedFields in place (a key that exists keeps its position, so an unchanged object serializes the same). */
 function setManagedFields(obj: KObject, m: Managed): void {
   if (!isObject(obj.metadata)) obj.metadata = {};
@@ -160,13 +200,27 @@ class Conflicts extends Error {
  * `workflow` (fields it changed) or dropped (fields it removed). Throws Conflicts when not
  * forced and changed fields have other owners. Mutates `m.fields`.
  */
-function takeChanged(live: JSONValue, obj: JSONValue, t: TypeRef, m: Managed, workflow: string, force: boolean, ignore: FieldSet | undefined): Comparison {
+/** What changed from `live` to `obj`, less the fields the write cannot own (`ignore`). */
+function changes(live: JSONValue, obj: JSONValue, t: TypeRef, ignore: FieldSet | undefined): Comparison {
   const c = compare(live, obj, t);
   if (ignore) {
     c.removed = c.removed.recursiveDifference(ignore);
     c.modified = c.modified.recursiveDifference(ignore);
     c.added = c.added.recursiveDifference(ignore);
   }
+  return c;
+}
+
+function takeChanged(
+  live: JSONValue,
+  obj: JSONValue,
+  t: TypeRef,
+  m: Managed,
+  workflow: string,
+  force: boolean,
+  ignore: FieldSet | undefined,
+  c: Comparison = changes(live, obj, t, ignore),
+): Comparison {
   const changed = c.modified.union(c.added);
   const conflicts = new Map<string, FieldSet>();
   for (const [id, vs] of m.fields) {
@@ -189,15 +243,42 @@ function takeChanged(live: JSONValue, obj: JSONValue, t: TypeRef, m: Managed, wo
 
 /** An Update by `id` (identity): the managedFieldsUpdater, stripMeta and Updater.Update steps. */
 function update(live: JSONValue, obj: JSONValue, t: TypeRef, managed: Managed, id: string, version: string, now: string, ignore: FieldSet | undefined): Managed {
+  const c = changes(live, obj, t, ignore);
+  const unchanged = sameOwners(c, managed, id, version, now);
+  if (unchanged) return unchanged;
   const m = cloneManaged(managed);
-  const c = takeChanged(live, obj, t, m, CURRENT_OPERATION, true, ignore);
+  takeChanged(live, obj, t, m, CURRENT_OPERATION, true, ignore, c);
   const set = filter(c.modified.union(c.added), ignore).difference(STRIPPED);
   if (!set.empty()) {
     // The operation took fields: merge them into the manager's entry and stamp it.
     const previous = m.fields.get(id);
-    m.fields.set(id, { set: previous ? set.union(previous.set) : set, apiVersion: version, applied: false });
+    let merged = previous ? set.union(previous.set) : set;
+    // Changed only fields it already owned (a heartbeat): the manager's set is the one it had,
+    // kept as the same object so that its encoding is reused.
+    const had = managed.fields.get(id);
+    if (had && merged.equals(had.set)) merged = had.set;
+    m.fields.set(id, { set: merged, apiVersion: version, applied: false });
     m.times.set(id, now);
   }
+  return m;
+}
+
+/**
+ * The outcome of update() when the write changed only fields `id` already owned and no one
+ * else owns, and removed nothing (a heartbeat renewing its timestamp): every entry keeps its
+ * set, `id`'s is stamped `now`, empty entries go. Undefined when that does not hold (the
+ * general path then works it out); what it returns is what the general path would.
+ */
+function sameOwners(c: Comparison, managed: Managed, id: string, version: string, now: string): Managed | undefined {
+  const had = managed.fields.get(id);
+  if (!had || !c.removed.empty()) return undefined;
+  const changed = c.modified.union(c.added);
+  if (changed.empty() || !changed.isSubsetOf(had.set) || changed.intersects(STRIPPED)) return undefined;
+  for (const [other, vs] of managed.fields) if (other !== id && vs.set.intersects(changed)) return undefined;
+  const m = cloneManaged(managed);
+  for (const [other, vs] of m.fields) if (vs.set.empty()) m.fields.delete(other);
+  m.fields.set(id, { set: had.set, apiVersion: version, applied: false });
+  m.times.set(id, now);
   return m;
 }
 
@@ -286,8 +367,14 @@ export function recordUpdate(opts: RecordUpdateOptions): void {
   if (sub === 'scale') {
     managed = recordScale(managed, old, next, id, opts.replicasPath ?? ['spec', 'replicas']);
   } else {
-    const before = withGoFields(old ? withoutManagedFields(old) : {}, t);
-    const after = withGoFields(withoutManagedFields(next), t);
+    // Only compared, never changed: no deep copies. Top-level fields equal on both sides
+    // compare as unchanged whatever their type, so only the others are typed and walked
+    // (a lease renewal walks spec, a status write status).
+    let b: JSONObject = old ? shallowWithoutManagedFields(old) : {};
+    let a = shallowWithoutManagedFields(next);
+    if (old) [b, a] = differingFields(b, a);
+    const before = withGoFields(b, t);
+    const after = withGoFields(a, t);
     managed = update(before, after, t, managed, id, version, now, ignoredFields(t, sub, opts.statusSubresource));
     capUpdateManagers(managed);
   }
@@ -503,6 +590,8 @@ export function serverSideApply(opts: ServerSideApplyOptions): KObject {
  */
 export function defaultManager(userAgent: string | undefined): string {
   const prefix = (userAgent ?? '').split('/')[0];
+  // Printable ASCII (letters, digits, punctuation, symbols, space) is kept as it is.
+  if (prefix.length <= FIELD_MANAGER_MAX_LENGTH && /^[\x20-\x7e]*$/.test(prefix)) return prefix;
   let out = '';
   let bytes = 0;
   for (const ch of prefix) {

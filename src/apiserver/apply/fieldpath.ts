@@ -277,7 +277,18 @@ export class FieldSet {
     return this.children.get(serializePE(pe))?.set ?? new FieldSet();
   }
 
+  // The set operations below share structure: sets are never changed once built (only
+  // the one being built is inserted into), so a result that equals an operand is that
+  // operand, and unchanged subtrees are shared. A write's managed fields (a heartbeat
+  // renewing one field) then cost a walk down one path, not a copy of every set.
+
+  private bare(): boolean {
+    return this.members.size === 0 && this.children.size === 0;
+  }
+
   union(o: FieldSet): FieldSet {
+    if (this === o || o.bare()) return this;
+    if (this.bare()) return o;
     const out = new FieldSet();
     for (const [k, pe] of this.members) out.members.set(k, pe);
     for (const [k, pe] of o.members) out.members.set(k, pe);
@@ -290,7 +301,9 @@ export class FieldSet {
   }
 
   intersection(o: FieldSet): FieldSet {
+    if (this === o) return this;
     const out = new FieldSet();
+    if (this.bare() || o.bare()) return out;
     for (const [k, pe] of this.members) if (o.members.has(k)) out.members.set(k, pe);
     for (const [k, c] of this.children) {
       const oc = o.children.get(k);
@@ -303,8 +316,14 @@ export class FieldSet {
 
   /** Members of this set not in `o`; a parent minus its child is still the parent. */
   difference(o: FieldSet): FieldSet {
+    if (this === o) return new FieldSet();
+    if (o.bare() || this.bare()) return this;
     const out = new FieldSet();
-    for (const [k, pe] of this.members) if (!o.members.has(k)) out.members.set(k, pe);
+    let same = true;
+    for (const [k, pe] of this.members) {
+      if (!o.members.has(k)) out.members.set(k, pe);
+      else same = false;
+    }
     for (const [k, c] of this.children) {
       const oc = o.children.get(k);
       if (!oc) {
@@ -312,30 +331,62 @@ export class FieldSet {
         continue;
       }
       const d = c.set.difference(oc.set);
-      if (!d.empty()) out.children.set(k, { pe: c.pe, set: d });
+      if (d !== c.set) same = false;
+      if (!d.empty()) out.children.set(k, d === c.set ? c : { pe: c.pe, set: d });
     }
-    return out;
+    return same ? this : out;
   }
 
   /** Like difference, but a member of `o` also removes everything below it. */
   recursiveDifference(o: FieldSet): FieldSet {
+    if (this === o) return new FieldSet();
+    if (o.bare() || this.bare()) return this;
     const out = new FieldSet();
-    for (const [k, pe] of this.members) if (!o.members.has(k)) out.members.set(k, pe);
+    let same = true;
+    for (const [k, pe] of this.members) {
+      if (!o.members.has(k)) out.members.set(k, pe);
+      else same = false;
+    }
     for (const [k, c] of this.children) {
-      if (o.members.has(k)) continue;
+      if (o.members.has(k)) {
+        same = false;
+        continue;
+      }
       const oc = o.children.get(k);
       if (!oc) {
         out.children.set(k, c);
         continue;
       }
       const d = c.set.recursiveDifference(oc.set);
-      if (!d.empty()) out.children.set(k, { pe: c.pe, set: d });
+      if (d !== c.set) same = false;
+      if (!d.empty()) out.children.set(k, d === c.set ? c : { pe: c.pe, set: d });
     }
-    return out;
+    return same ? this : out;
+  }
+
+  /** Whether every path of this set is in `o` (difference(o) is empty), without building it. */
+  isSubsetOf(o: FieldSet): boolean {
+    if (this === o) return true;
+    for (const k of this.members.keys()) if (!o.members.has(k)) return false;
+    for (const [k, c] of this.children) {
+      const oc = o.children.get(k);
+      if (oc ? !c.set.isSubsetOf(oc.set) : !c.set.empty()) return false;
+    }
+    return true;
+  }
+
+  /** Whether some path is in both sets (intersection(o) is not empty), without building it. */
+  intersects(o: FieldSet): boolean {
+    for (const k of this.members.keys()) if (o.members.has(k)) return true;
+    for (const [k, c] of this.children) {
+      const oc = o.children.get(k);
+      if (oc && c.set.intersects(oc.set)) return true;
+    }
+    return false;
   }
 
   equals(o: FieldSet): boolean {
-    return this.difference(o).empty() && o.difference(this).empty();
+    return this === o || (this.difference(o).empty() && o.difference(this).empty());
   }
 
   /** Every member, members before children at each level, each level in element order (Set.Iterate). */

@@ -27,6 +27,35 @@ export interface VersionedSet {
   applied: boolean;
 }
 
+// Every write decodes the object's managedFields and encodes them again, though most writes
+// (a heartbeat renewing a lease) leave every field set as it was. Field sets are never
+// changed once built, so both directions are memoized: decoded sets by their FieldsV1 text
+// (bounded; cleared when full), and each set's encoding by the set itself. An encoding is
+// handed out as a fresh object (parsed from the memo), never shared between objects.
+const DECODED_MAX = 8192;
+const decoded = new Map<string, FieldSet>();
+const encoded = new WeakMap<FieldSet, string>();
+
+function decodeFieldsV1(v: JSONValue): FieldSet {
+  const text = JSON.stringify(v);
+  let set = decoded.get(text);
+  if (set === undefined) {
+    set = FieldSet.fromFieldsV1(v);
+    if (decoded.size >= DECODED_MAX) decoded.clear();
+    decoded.set(text, set);
+  }
+  return set;
+}
+
+function encodeFieldsV1(set: FieldSet): JSONObject {
+  let text = encoded.get(set);
+  if (text === undefined) {
+    text = JSON.stringify(set.toFieldsV1());
+    encoded.set(set, text);
+  }
+  return JSON.parse(text) as JSONObject;
+}
+
 /** Field sets by manager identity, and the time of each manager's last change. */
 export interface Managed {
   fields: Map<string, VersionedSet>;
@@ -73,7 +102,7 @@ export function decodeManagedFields(entries: unknown): Managed {
     const id = managerIdentity(e);
     let set: FieldSet;
     try {
-      set = e.fieldsV1 === undefined || e.fieldsV1 === null ? new FieldSet() : FieldSet.fromFieldsV1(e.fieldsV1 as JSONValue);
+      set = e.fieldsV1 === undefined || e.fieldsV1 === null ? new FieldSet() : decodeFieldsV1(e.fieldsV1 as JSONValue);
     } catch (err) {
       throw new Error(`error decoding versioned set from ${JSON.stringify(e)}: error decoding set: ${(err as Error).message}`);
     }
@@ -102,7 +131,7 @@ export function encodeManagedFields(m: Managed): ManagedFieldsEntry[] | undefine
     const t = m.times.get(id);
     if (t) e.time = t;
     e.fieldsType = 'FieldsV1';
-    e.fieldsV1 = vs.set.toFieldsV1();
+    e.fieldsV1 = encodeFieldsV1(vs.set);
     if (base.subresource) e.subresource = base.subresource;
     out.push(e);
   }

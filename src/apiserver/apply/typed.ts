@@ -31,10 +31,37 @@ function isScalar(v: V): v is string | number | boolean {
 /** The branch of a type that applies to a value; the whole type when none matches (deduceAtom). */
 function deduce(atom: Atom, v: V): Atom {
   if (v === undefined) return atom;
-  if (isScalar(v)) return atom.scalar ? { scalar: atom.scalar } : atom;
-  if (Array.isArray(v)) return atom.list ? { list: atom.list } : atom;
-  if (v !== null) return atom.map ? { map: atom.map } : atom;
+  if (isScalar(v)) return atom.scalar ? branches(atom).scalar! : atom;
+  if (Array.isArray(v)) return atom.list ? branches(atom).list! : atom;
+  if (v !== null) return atom.map ? branches(atom).map! : atom;
   return atom;
+}
+
+/** Each branch of an atom as an atom of its own, built once per atom (deduce runs on every node of every write). */
+const deduced = new WeakMap<Atom, { scalar?: Atom; list?: Atom; map?: Atom }>();
+function branches(atom: Atom): { scalar?: Atom; list?: Atom; map?: Atom } {
+  let b = deduced.get(atom);
+  if (!b) {
+    b = {
+      scalar: atom.scalar ? { scalar: atom.scalar } : undefined,
+      list: atom.list ? { list: atom.list } : undefined,
+      map: atom.map ? { map: atom.map } : undefined,
+    };
+    deduced.set(atom, b);
+  }
+  return b;
+}
+
+/** Field elements by name, shared (they are immutable): a comparison visits every field of both objects. */
+const FIELD_PE_MAX = 4096;
+const fieldPEs = new Map<string, PathElement>();
+function sharedFieldPE(name: string): PathElement {
+  let pe = fieldPEs.get(name);
+  if (!pe) {
+    if (fieldPEs.size >= FIELD_PE_MAX) fieldPEs.clear();
+    fieldPEs.set(name, (pe = fieldPE(name)));
+  }
+  return pe;
 }
 
 function sameAtom(a: Atom, b: Atom): boolean {
@@ -307,8 +334,12 @@ function compareAtom(a: Atom, lhs: V, rhs: V, path: PathElement[], c: Comparison
     const rm = asMap(rhs);
     const empty = (!lm || !Object.keys(lm).length) && (!rm || !Object.keys(rm).length);
     if (a.map.relationship === 'atomic' || empty) return compareLeaf(lhs, rhs, path, c);
+    // `path` is one array pushed and popped along the walk: FieldSet.insert keeps the
+    // elements, never the array.
     for (const key of zipKeys(lm, rm)) {
-      compareWalk(lm && Object.hasOwn(lm, key) ? lm[key] : undefined, rm && Object.hasOwn(rm, key) ? rm[key] : undefined, fieldType(a.map, key), [...path, fieldPE(key)], c);
+      path.push(sharedFieldPE(key));
+      compareWalk(lm && Object.hasOwn(lm, key) ? lm[key] : undefined, rm && Object.hasOwn(rm, key) ? rm[key] : undefined, fieldType(a.map, key), path, c);
+      path.pop();
     }
     return false;
   }
@@ -351,7 +382,8 @@ function compareListItems(list: ListType, lhs: JSONValue[], rhs: JSONValue[], pa
     const k = serializePE(pe);
     const l = lValues.get(k) ?? [];
     const r = rValues.get(k) ?? [];
-    const p = [...path, pe];
+    const p = path;
+    p.push(pe);
     if (l.length <= 1 && r.length <= 1) compareWalk(l[0], r[0], list.element, p, c);
     else if (l.length >= 2 && r.length >= 2) {
       if (l.length !== r.length || l.some((x, i) => !valuesEqual(x, r[i]))) c.modified.insert(p);
@@ -362,6 +394,7 @@ function compareListItems(list: ListType, lhs: JSONValue[], rhs: JSONValue[], pa
       if (l.length) compareWalk(l[0], undefined, list.element, p, c);
       c.added.insert(p);
     }
+    p.pop();
   }
 }
 

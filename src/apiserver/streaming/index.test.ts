@@ -24,3 +24,11 @@ test('streamingTarget: the streaming subresources of pods and services/proxy, no
   assert.equal(streamingTarget('/api/v1/namespaces/ns/pods/p/log/extra'), undefined);
   assert.equal(streamingTarget('/apis/apps/v1/namespaces/ns/deployments/d/log'), undefined);
 });
+
+test('streamingTarget: nodes/proxy with the rest of the path and the query', () => {
+  const t = streamingTarget('/api/v1/nodes/n1/proxy/stats/summary?only_cpu_and_memory=true', { name: 'u', groups: [] });
+  assert.deepEqual([t?.kind, t?.resource, t?.name, t?.namespace, t?.path, t?.query.get('only_cpu_and_memory')], ['proxy', 'nodes', 'n1', '', '/stats/summary', 'true']);
+  assert.equal(streamingTarget('/api/v1/nodes/n1:10250/proxy')?.path, '/');
+  assert.equal(streamingTarget('/api/v1/nodes/n1/status'), undefined);
+  assert.equal(streamingTarget('/api/v1/nodes/n1'), undefined);
+});

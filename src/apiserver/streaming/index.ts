@@ -1,5 +1,6 @@
 // The apiserver's streaming subresources: pods/log, pods/exec, pods/attach,
-// pods/portforward (proxied to the kubelet of the pod's node) and pods/proxy.
+// pods/portforward (proxied to the kubelet of the pod's node), pods/proxy,
+// services/proxy and nodes/proxy (to the node's kubelet API: /stats/summary, /metrics, …).
 //
 // The HTTP layer calls `handleStreaming` for plain requests (logs; exec & co. without an
 // upgrade get a 400) and `handleUpgrade` for HTTP/1.1 Upgrade requests (kubectl's
@@ -21,8 +22,9 @@ export type StreamingKind = 'log' | 'exec' | 'attach' | 'portforward' | 'proxy';
 
 export interface StreamingTarget {
   kind: StreamingKind;
-  /** 'pods' or 'services' (proxy only). */
-  resource?: 'pods' | 'services';
+  /** 'pods', or 'services' / 'nodes' (proxy only). */
+  resource?: 'pods' | 'services' | 'nodes';
+  /** '' for nodes. */
   namespace: string;
   /** The pod (or service) name as in the path; for proxy it may be `[scheme:]name[:port]`. */
   name: string;
@@ -79,12 +81,17 @@ const POD_GR = { group: '', resource: 'pods' };
 const SUBS = new Set(['log', 'exec', 'attach', 'portforward', 'proxy']);
 
 /**
- * Recognises a streaming path: `/api/v1/namespaces/{ns}/pods/{name}/{log|exec|attach|portforward|proxy}[/…]`
- * and `/api/v1/namespaces/{ns}/services/{name}/proxy[/…]`. Undefined for anything else.
+ * Recognises a streaming path: `/api/v1/namespaces/{ns}/pods/{name}/{log|exec|attach|portforward|proxy}[/…]`,
+ * `/api/v1/namespaces/{ns}/services/{name}/proxy[/…]` and `/api/v1/nodes/{name}/proxy[/…]`.
+ * Undefined for anything else.
  */
 export function streamingTarget(url: string, user?: StreamingTarget['user']): StreamingTarget | undefined {
   const u = new URL(url, 'http://x');
   const segs = u.pathname.split('/');
+  // ['', 'api', 'v1', 'nodes', name, 'proxy', ...rest]
+  if (segs[1] === 'api' && segs[2] === 'v1' && segs[3] === 'nodes' && segs[4] && segs[5] === 'proxy') {
+    return { kind: 'proxy', resource: 'nodes', namespace: '', name: decodeURIComponent(segs[4]), path: '/' + segs.slice(6).join('/'), query: u.searchParams, user };
+  }
   // ['', 'api', 'v1', 'namespaces', ns, 'pods', name, sub, ...rest]
   if (segs[1] !== 'api' || segs[2] !== 'v1' || segs[3] !== 'namespaces' || !segs[4]) return undefined;
   const resource = segs[5];
@@ -124,7 +131,7 @@ function toStatus(e: unknown): StatusError {
 }
 
 function statusFrom(code: number, message: string): StatusError {
-  const reasons: Record<number, string> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 500: 'InternalError' };
+  const reasons: Record<number, string> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 500: 'InternalError', 503: 'ServiceUnavailable' };
   const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: reasons[code] ?? 'InternalError', code } as Status;
   return new StatusError(s);
 }
@@ -164,14 +171,19 @@ export function createStreaming(opts: StreamingOptions): Streaming {
       if (!all.includes(container)) throw badRequest(`container ${container} is not valid for pod ${t.name}`);
     }
     if (!spec.nodeName) throw badRequest(`pod ${t.name} does not have a host assigned`);
-    const node = await opts.getNode(spec.nodeName);
-    if (!node) throw notFound({ group: '', resource: 'nodes' }, spec.nodeName);
+    return { pod, container, ...(await kubeletAddress(spec.nodeName)) };
+  }
+
+  /** The node's kubelet API: its InternalIP (else ExternalIP, else Hostname) and daemonEndpoints port. */
+  async function kubeletAddress(nodeName: string): Promise<{ host: string; port: number }> {
+    const node = await opts.getNode(nodeName);
+    if (!node) throw notFound({ group: '', resource: 'nodes' }, nodeName);
     const status = (node.status ?? {}) as { addresses?: { type: string; address: string }[]; daemonEndpoints?: { kubeletEndpoint?: { Port?: number } } };
     const addrs = status.addresses ?? [];
     const host = (addrs.find((a) => a.type === 'InternalIP') ?? addrs.find((a) => a.type === 'ExternalIP') ?? addrs.find((a) => a.type === 'Hostname'))?.address;
-    if (!host) throw badRequest(`node ${spec.nodeName} has no address`);
+    if (!host) throw badRequest(`node ${nodeName} has no address`);
     const port = status.daemonEndpoints?.kubeletEndpoint?.Port || opts.defaultKubeletPort || 10250;
-    return { pod, container, host, port };
+    return { host, port };
   }
 
   const tls = () => ({
@@ -265,6 +277,7 @@ export function createStreaming(opts: StreamingOptions): Streaming {
    * endpoint address of the service's port (by name or number, else the first port).
    */
   async function handleProxy(req: IncomingMessage | Http2ServerRequest, res: AnyRes, t: StreamingTarget): Promise<void> {
+    if (t.resource === 'nodes') return handleNodeProxy(req, res, t);
     const { scheme, name, port: want } = splitProxyName(t.name);
     let ip: string | undefined;
     let port: number | undefined;
@@ -318,6 +331,40 @@ export function createStreaming(opts: StreamingOptions): Streaming {
         done();
       });
       (req as IncomingMessage).pipe(preq);
+    });
+  }
+
+  /**
+   * nodes/proxy: HTTPS to the node's kubelet API with the apiserver's kubelet client
+   * certificate (`name` or `name:port`; another port or scheme is refused, as the only
+   * thing reachable through a node is its kubelet here).
+   */
+  async function handleNodeProxy(req: IncomingMessage | Http2ServerRequest, res: AnyRes, t: StreamingTarget): Promise<void> {
+    const { scheme, name, port: want } = splitProxyName(t.name);
+    const r = await kubeletAddress(name);
+    if ((want && Number(want) !== r.port) || (t.name.split(':').length === 3 && scheme !== 'https')) {
+      throw badRequest(`only the kubelet port (https:${name}:${r.port}) can be proxied to node ${name}`);
+    }
+    const q = t.query.size ? `?${t.query}` : '';
+    const headers = { ...(req.headers as Record<string, string>) };
+    for (const h of Object.keys(headers)) if (h.startsWith(':') || h === 'authorization' || h === 'host' || HOP_BY_HOP.has(h)) delete headers[h];
+    await new Promise<void>((done) => {
+      const kreq = https.request({ host: r.host, port: r.port, path: (t.path || '/') + q, method: req.method, headers, ...tls() }, (kres) => {
+        const out = res as ServerResponse;
+        const h: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(kres.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) h[k] = v;
+        out.writeHead(kres.statusCode ?? 502, h);
+        kres.pipe(out);
+        kres.on('end', () => done());
+        kres.on('error', () => done());
+      });
+      res.on('close', () => kreq.destroy());
+      kreq.on('error', (e) => {
+        log('kubelet proxy request failed', { host: r.host, error: String(e) });
+        writeStatus(res, statusFrom(503, `error trying to reach service: ${e.message}`));
+        done();
+      });
+      (req as IncomingMessage).pipe(kreq);
     });
   }
 

@@ -151,7 +151,9 @@ export class NodeLifecycleController {
     const inf: Informers = (this.inf = {
       nodes: ctx.factory.informerFor(ref.nodes),
       pods: ctx.factory.informerFor(ref.pods),
-      leases: ctx.factory.informerFor(ref.leases, { namespace: NODE_LEASE_NAMESPACE }),
+      // Cluster-wide, as upstream's shared lease informer: one watch shared with the other
+      // controllers that watch leases (the garbage collector), read in kube-node-lease only.
+      leases: ctx.factory.informerFor(ref.leases),
     });
     inf.pods.addIndexers({ [POD_NODE_NAME_INDEX]: podNodeNameIndex });
     inf.nodes.addEventHandler({
@@ -305,7 +307,9 @@ export class NodeLifecycleController {
       }
       if (node.metadata.labels?.[LABEL_NODE_EXCLUDE_DISRUPTION] === undefined) {
         const z = zoneKey(node);
-        zoneConditions.set(z, [...(zoneConditions.get(z) ?? []), result.current]);
+        const list = zoneConditions.get(z);
+        if (list) list.push(result.current);
+        else zoneConditions.set(z, [result.current]);
       }
       const { observed, current } = result;
       const name = node.metadata.name!;

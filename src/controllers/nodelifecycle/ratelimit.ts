@@ -64,7 +64,9 @@ export class RateLimitedTimedQueue {
   /** Removes `value` (queued or processed); true if it was there. */
   remove(value: string): boolean {
     const had = this.set.delete(value);
-    this.items = this.items.filter((i) => i.value !== value);
+    // Queued values are all in the set: nothing to filter otherwise (every Ready node is
+    // removed from its zone's queue on every monitor pass).
+    if (had) this.items = this.items.filter((i) => i.value !== value);
     return had;
   }
 

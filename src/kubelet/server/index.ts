@@ -1,6 +1,7 @@
-// The kubelet's HTTPS API (port 10250): /healthz, /pods, /containerLogs, and the
-// streaming endpoints /exec, /attach, /portForward that the apiserver proxies
-// kubectl's pods/log, exec, attach and portforward to.
+// The kubelet's HTTPS API (port 10250): /healthz, /pods, /containerLogs, /stats/summary,
+// /metrics and /metrics/resource (figures from src/kubelet/stats), and the streaming
+// endpoints /exec, /attach, /portForward that the apiserver proxies kubectl's pods/log,
+// exec, attach and portforward to.
 //
 // exec/attach speak WebSocket `v5.channel.k8s.io` to their caller (the apiserver passes
 // kubectl's upgrade through unchanged) and bridge to the container runtime's streaming
@@ -20,6 +21,8 @@ import type { CriClient } from '../cri/client.ts';
 import { streamLog, type LogOptions } from './logs.ts';
 import { acceptWebSocket, isWebSocketRequest, offeredProtocols, rejectUpgrade, type WebSocketConn } from './websocket.ts';
 import { SpdyConn, type SpdyStream } from './spdy.ts';
+import { SummaryProvider } from '../stats/summary.ts';
+import { KubeletMetrics, renderResourceMetrics, type RuntimeCounts } from '../stats/metrics.ts';
 
 /** What the kubelet gives its API: its pods and where their containers and logs are. */
 export interface PodSource {
@@ -48,6 +51,13 @@ export interface KubeletServerOptions {
   port?: number;
   /** 0.0.0.0 by default. */
   address?: string;
+  /** The node's name and the kubelet's root dir: with both, /stats/summary and /metrics/resource are served. */
+  nodeName?: string;
+  rootDir?: string;
+  /** Stats housekeeping interval (default 10 s). */
+  housekeepingMs?: number;
+  /** The container runtime's pid, when known: the Summary's "runtime" system container. */
+  runtimePid?: () => number | undefined;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -124,6 +134,30 @@ export async function startKubeletServer(opts: KubeletServerOptions): Promise<Ku
     rejectUnauthorized: false,
   });
   const pods = opts.pods;
+  const housekeeping = new AbortController();
+  const stats = opts.nodeName !== undefined && opts.rootDir !== undefined
+    ? new SummaryProvider({ nodeName: opts.nodeName, rootDir: opts.rootDir, pods, housekeepingMs: opts.housekeepingMs, runtimePid: opts.runtimePid, log })
+    : undefined;
+  const metrics = new KubeletMetrics(opts.nodeName ?? '');
+  stats?.start(housekeeping.signal);
+  {
+    const t = setInterval(() => metrics.observePods(pods.listPods?.() ?? []), opts.housekeepingMs ?? 10_000);
+    t.unref();
+    housekeeping.signal.addEventListener('abort', () => clearInterval(t), { once: true });
+  }
+
+  /** Pods with a ready sandbox and containers by state, as the runtime reports them. */
+  const runtimeCounts = async (): Promise<RuntimeCounts | undefined> => {
+    try {
+      const [sandboxes, containers] = await Promise.all([pods.runtime.listPodSandbox(undefined, { timeoutMs: 5000 }), pods.runtime.listContainers(undefined, { timeoutMs: 5000 })]);
+      const counts: Record<string, number> = { created: 0, exited: 0, running: 0, unknown: 0 };
+      const state: Record<string, string> = { CONTAINER_CREATED: 'created', CONTAINER_RUNNING: 'running', CONTAINER_EXITED: 'exited' };
+      for (const c of containers) counts[state[String(c.state)] ?? 'unknown']++;
+      return { runningPods: sandboxes.filter((s) => String(s.state) === 'SANDBOX_READY').length, containers: counts };
+    } catch {
+      return undefined;
+    }
+  };
 
   const authorized = (req: IncomingMessage) => !requireCert || (req.socket as TLSSocket).authorized === true;
 
@@ -144,6 +178,7 @@ export async function startKubeletServer(opts: KubeletServerOptions): Promise<Ku
     if (!authorized(req)) throw new HttpError(401, 'Unauthorized');
     const url = new URL(req.url ?? '/', 'https://kubelet');
     const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    metrics.request(req.method ?? 'GET', url.pathname, boolQ(url.searchParams, 'follow'));
     if (url.pathname === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
       return void res.end('ok');
@@ -151,6 +186,27 @@ export async function startKubeletServer(opts: KubeletServerOptions): Promise<Ku
     if (url.pathname === '/pods' || url.pathname === '/pods/') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: pods.listPods?.() ?? [] }));
+    }
+    if (url.pathname === '/stats/summary' || url.pathname === '/metrics' || url.pathname === '/metrics/resource') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`);
+      if (url.pathname === '/metrics') {
+        metrics.observePods(pods.listPods?.() ?? []);
+        const text = metrics.render(await runtimeCounts());
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return void res.end(text);
+      }
+      if (!stats) throw new HttpError(404, 'stats are not served by this kubelet (no node name and root dir)');
+      if (url.pathname === '/metrics/resource') {
+        const summary = await stats.summary({ onlyCpuAndMemory: true }).catch((e) => {
+          log('stats summary failed', { error: String(e) });
+          return undefined;
+        });
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return void res.end(renderResourceMetrics(summary));
+      }
+      const summary = await stats.summary({ onlyCpuAndMemory: boolQ(url.searchParams, 'only_cpu_and_memory') });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify(summary));
     }
     if (segs[0] === 'containerLogs' && segs.length === 4) {
       const { pod, container } = target(segs.slice(1));
@@ -219,6 +275,7 @@ export async function startKubeletServer(opts: KubeletServerOptions): Promise<Ku
       const url = new URL(req.url ?? '/', 'https://kubelet');
       const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
       const q = url.searchParams;
+      metrics.request(req.method ?? 'GET', url.pathname, true);
       if (String(req.headers.upgrade ?? '').toLowerCase() === 'spdy/3.1') {
         // kubectl's fallback: raw SPDY, passed through to the runtime's streaming server as is.
         return void spdyPassThrough(req, socket, head, segs, q).catch((e) => {
@@ -552,6 +609,7 @@ export async function startKubeletServer(opts: KubeletServerOptions): Promise<Ku
   return {
     port,
     async close() {
+      housekeeping.abort();
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sockets) s.destroy();
       await closed;

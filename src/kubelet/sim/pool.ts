@@ -3,7 +3,8 @@
 // bound to it through the kubelet's phases and conditions with the simulated runtime.
 //
 // What keeps a thousand nodes cheap:
-//   - one timer wheel for every heartbeat and pod timer (no per-node intervals);
+//   - two timer wheels (heartbeats, pod timers) for every node (no per-node intervals);
+//     heartbeats due within upstream's renewal jitter run together;
 //   - one pod informer for the whole pool (field selector spec.nodeName!=, i.e. every
 //     scheduled pod), indexed by node, not one watch per node;
 //   - writes only when something changed: pod status is compared before it is written,
@@ -145,6 +146,8 @@ export interface SimPoolStats {
 }
 
 const BY_NODE = 'spec.nodeName';
+/** The lease controller's jitter factor (component-helpers' lease controller). */
+const LEASE_RENEW_JITTER = 0.04;
 const HEALTHY = healthyNodeConditions();
 
 /** Resolves when `fn` has run for every item, at most `limit` at a time. */
@@ -192,7 +195,16 @@ export class SimPool {
   private readonly opts: SimPoolOptions;
   private readonly client: Client;
   private readonly log: Logger;
+  /** Pod timers. */
   readonly wheel = new TimerWheel({ tickMs: 100 });
+  /**
+   * Heartbeats (lease renewals, status reports, their retries). Its tick is upstream's
+   * jitter: the kubelet's lease controller renews every renewInterval plus up to 4%
+   * (wait.JitterUntil(sync, 10s, 0.04)), so a renewal due at T may run anywhere in
+   * [T, T + 0.04 x interval). Running every renewal due in that window together lets
+   * them share one commit and one wakeup instead of one per 100 ms.
+   */
+  readonly heartbeats: TimerWheel;
   private readonly nodes = new Map<string, SimNode>();
   private readonly pods = new Map<string, SimPodRecord>();
   private readonly cidrs: PodCIDRAllocator;
@@ -216,6 +228,7 @@ export class SimPool {
     this.cidrs = new PodCIDRAllocator(opts.clusterCIDR ?? '10.244.0.0/16', opts.nodeCIDRMaskSize ?? 24);
     this.renewMs = opts.leaseRenewIntervalMs ?? LEASE_RENEW_INTERVAL_MS;
     this.reportMs = opts.nodeStatusReportFrequencyMs ?? NODE_STATUS_REPORT_FREQUENCY_MS;
+    this.heartbeats = new TimerWheel({ tickMs: Math.max(1, Math.floor(this.renewMs * LEASE_RENEW_JITTER)) });
     this.informer = new Informer(this.client, ref.pods, {
       fieldSelector: 'spec.nodeName!=',
       indexers: { [BY_NODE]: (p) => [p.spec?.nodeName ?? ''] },
@@ -236,7 +249,14 @@ export class SimPool {
     if (signal.aborted) own.abort();
     signal = own.signal;
     this.signal = signal;
-    signal.addEventListener('abort', () => this.wheel.stop(), { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.wheel.stop();
+        this.heartbeats.stop();
+      },
+      { once: true },
+    );
     this.informer.start(signal);
     this.workers = runWorkers(this.queue, this.opts.concurrency ?? 32, (key) => this.syncPod(key), signal, { log: this.log });
     await this.informer.waitForSync(signal);
@@ -397,7 +417,7 @@ export class SimPool {
     n.failures++;
     // The kubelet lease controller's back-off: 200 ms doubling to 7 s.
     const delay = Math.min(200 * 2 ** (n.failures - 1), 7000);
-    n.heartbeat = this.wheel.after(delay, () => void fn());
+    n.heartbeat = this.heartbeats.after(delay, () => void fn());
   }
 
   /** GETs the Node and patches its conditions (heartbeats now; transitions where the status changed). */
@@ -454,8 +474,8 @@ export class SimPool {
   }
 
   private scheduleHeartbeat(n: SimNode, delayMs: number): void {
-    this.wheel.cancel(n.heartbeat);
-    n.heartbeat = this.wheel.after(delayMs, () => void this.heartbeat(n));
+    this.heartbeats.cancel(n.heartbeat);
+    n.heartbeat = this.heartbeats.after(delayMs, () => void this.heartbeat(n));
   }
 
   /** Every renew interval: the lease; the status when it changed or is due (every 5 minutes). */
@@ -494,7 +514,7 @@ export class SimPool {
   stopNode(name: string): void {
     const n = this.mustNode(name);
     n.stopped = true;
-    this.wheel.cancel(n.heartbeat);
+    this.heartbeats.cancel(n.heartbeat);
     n.heartbeat = undefined;
   }
 
@@ -683,6 +703,7 @@ export class SimPool {
   async close(): Promise<void> {
     this.stopper?.abort();
     this.wheel.stop();
+    this.heartbeats.stop();
     this.queue.shutDown();
     await this.workers;
     await this.informer.done();

@@ -22,6 +22,7 @@ import type { MountPropagation } from '../cri/types.ts';
 import { writeAtomic, type Payload } from './atomic.ts';
 import { checkHostPathType } from './hostpath.ts';
 import { mountTmpfs, unmountAll } from './mount.ts';
+import { TokenManager } from './token.ts';
 import {
   DEFAULT_MODE,
   configMapData,
@@ -115,8 +116,7 @@ export class VolumeManager {
   /** Pods with mounted volumes, by uid: the newest pod object mountPod was given. */
   private readonly pods = new Map<string, KObject>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  /** uid/volume pairs already told about the missing token, so refreshes do not repeat it. */
-  private readonly tokenGapLogged = new Set<string>();
+  private readonly tokens: TokenManager;
   private loop: Promise<void> = Promise.resolve();
 
   constructor(opts: VolumeManagerOptions) {
@@ -125,6 +125,7 @@ export class VolumeManager {
     this.log = opts.log ?? (() => {});
     this.syncPeriodMs = opts.syncPeriodMs ?? 60_000;
     this.allocatable = opts.nodeAllocatable ?? hostAllocatable();
+    this.tokens = new TokenManager({ client: opts.client, log: this.log });
   }
 
   /** <podsDir>/<uid>/volumes/<plugin dir>/<volume name> */
@@ -192,7 +193,7 @@ export class VolumeManager {
     if (!safeName(podUID)) throw new Error(`invalid pod uid ${JSON.stringify(podUID)}`);
     await this.withLock(podUID, async () => {
       this.pods.delete(podUID);
-      for (const k of this.tokenGapLogged) if (k.startsWith(`${podUID}/`)) this.tokenGapLogged.delete(k);
+      this.tokens.forget(podUID);
       const podDir = path.join(this.podsDir, podUID);
       const volumesDir = path.join(podDir, 'volumes');
       await unmountAll(volumesDir); // throws if anything stays mounted: never rm through a mount
@@ -271,7 +272,7 @@ export class VolumeManager {
       case 'secret':
       case 'downwardAPI':
       case 'projected': {
-        const payload = await this.payloadFor(pod, vol.name, kind, vol[kind], signal);
+        const payload = await this.payloadFor(pod, kind, vol[kind], signal);
         if (typeof payload === 'string') return { error: payload };
         const dir = this.volumePath(uid, kind, vol.name);
         await mkdir(dir, { recursive: true });
@@ -322,7 +323,7 @@ export class VolumeManager {
     return candidates.length ? candidates.reduce((x, y) => (y < x ? y : x)) : undefined;
   }
 
-  private async payloadFor(pod: KObject, volName: string, kind: string, src: any, signal: AbortSignal | undefined): Promise<Payload | string> {
+  private async payloadFor(pod: KObject, kind: string, src: any, signal: AbortSignal | undefined): Promise<Payload | string> {
     const ns = pod.metadata.namespace ?? 'default';
     const defaultMode: number = src.defaultMode ?? DEFAULT_MODE;
     switch (kind) {
@@ -340,15 +341,10 @@ export class VolumeManager {
           else if (s.secret) part = await this.keySource(ref.secrets, ns, s.secret.name, { items: s.secret.items, defaultMode, optional: !!s.secret.optional }, signal);
           else if (s.downwardAPI) part = downwardAPIPayload(pod, s.downwardAPI.items ?? [], defaultMode, this.allocatable);
           else if (s.serviceAccountToken) {
-            // Skiff has no TokenRequest API yet: no token can be issued, and a stand-in file
-            // at the token's path would be read as one. The path is left absent (clients fail
-            // loudly) and ca.crt and namespace are written as usual.
-            const key = `${pod.metadata.uid}/${volName}`;
-            if (!this.tokenGapLogged.has(key)) {
-              this.tokenGapLogged.add(key);
-              this.log('serviceAccountToken not projected: Skiff has no TokenRequest API yet', { pod: `${ns}/${pod.metadata.name}`, volume: volName, path: s.serviceAccountToken.path });
-            }
-            part = new Map();
+            // A pod-bound token for the pod's service account, refreshed by the token
+            // manager before it expires; each sync rewrites the volume with the current one.
+            const t = await this.tokens.tokenFor(pod, s.serviceAccountToken, signal);
+            part = 'error' in t ? t.error : new Map([[s.serviceAccountToken.path, { data: Buffer.from(t.token), mode: defaultMode }]]);
           } else if (s.clusterTrustBundle) part = 'clusterTrustBundle projections are not supported yet';
           else part = 'projected volume source has no known source';
           if (typeof part === 'string') return part;

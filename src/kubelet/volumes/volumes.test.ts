@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { access, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,26 @@ function pod(name: string) {
     },
   };
   return b;
+}
+
+/** POST a SelfSubjectReview over HTTPS with `token`: the user it names, or the HTTP code. */
+async function whoami(cluster: TestCluster, token: string): Promise<{ code: number; username?: string; extra?: Record<string, string[]> }> {
+  return await new Promise((resolve, reject) => {
+    const req = request(
+      `${cluster.server.url}/apis/authentication.k8s.io/v1/selfsubjectreviews`,
+      { method: 'POST', ca: cluster.server.pki.caCertPem, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => {
+          const u = res.statusCode === 201 ? JSON.parse(body).status.userInfo : {};
+          resolve({ code: res.statusCode ?? 0, username: u.username, extra: u.extra });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }));
+  });
 }
 
 const mode = async (p: string) => (await stat(p)).mode & 0o7777;
@@ -285,7 +306,7 @@ describe('VolumeManager', () => {
     assert.equal(await read('labels'), 'app="api"');
   });
 
-  it('projected: configMap, secret and downwardAPI merged; the service account volume gets ca.crt and namespace, and no token', async () => {
+  it('projected: configMap, secret and downwardAPI merged; the service account volume gets a pod-bound token, ca.crt and namespace', async () => {
     await client.create(ref.configmaps, NS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' } });
     await client.create(ref.secrets, NS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'proj' }, data: { k: Buffer.from('sv').toString('base64') } });
     const p = pod('proj')
@@ -302,16 +323,31 @@ describe('VolumeManager', () => {
       })
       .volume({ name: 'mix', projected: { defaultMode: 0o440, sources: [{ secret: { name: 'proj', items: [{ key: 'k', path: 's/k', mode: 0o400 }] } }, { configMap: { name: 'absent', optional: true } }, { configMap: { name: 'cfg' } }] } })
       .container('app', [{ name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }, { name: 'mix', mountPath: '/mix' }]).obj;
-    await mount(p);
-    const sa = path.join(podsDir, p.metadata.uid!, 'volumes/kubernetes.io~projected/kube-api-access-abcde');
+    // The token is bound to the pod: it must exist in the API, as must its service account.
+    await client.create(ref.serviceaccounts, NS, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
+    p.spec.serviceAccountName = 'default';
+    p.spec.automountServiceAccountToken = false;
+    const created = await client.create(ref.pods, NS, p);
+    await mount(created);
+    const sa = path.join(podsDir, created.metadata.uid!, 'volumes/kubernetes.io~projected/kube-api-access-abcde');
     assert.ok(await isMountPoint(sa));
     assert.match(await readFile(path.join(sa, 'ca.crt'), 'utf8'), /BEGIN CERTIFICATE/);
     assert.equal(await readFile(path.join(sa, 'namespace'), 'utf8'), NS);
-    assert.equal(await exists(path.join(sa, 'token')), false, 'no TokenRequest API: no token is faked');
-    await vm.mountPod(p);
-    assert.equal(logs.filter((l) => l.includes('no TokenRequest API')).length, 1, 'the gap is logged once per volume');
+    const token = await readFile(path.join(sa, 'token'), 'utf8');
+    assert.equal(await mode(path.join(sa, 'token')), 0o644);
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+    assert.deepEqual(claims['kubernetes.io'].pod, { name: 'proj', uid: created.metadata.uid });
+    assert.equal(claims.exp - claims.iat, 365 * 24 * 3600, 'the admission-made 3607 s token is extended, as upstream');
+    assert.equal(claims['kubernetes.io'].warnafter, claims.iat + 3607);
+    const who = await whoami(cluster, token);
+    assert.equal(who.code, 201);
+    assert.equal(who.username, `system:serviceaccount:${NS}:default`);
+    assert.deepEqual(who.extra?.['authentication.kubernetes.io/pod-uid'], [created.metadata.uid]);
+    // A second sync keeps the cached token (no refresh before 80% of its lifetime).
+    await vm.mountPod(created);
+    assert.equal(await readFile(path.join(sa, 'token'), 'utf8'), token);
 
-    const mix = path.join(podsDir, p.metadata.uid!, 'volumes/kubernetes.io~projected/mix');
+    const mix = path.join(podsDir, created.metadata.uid!, 'volumes/kubernetes.io~projected/mix');
     assert.equal(await readFile(path.join(mix, 's/k'), 'utf8'), 'sv');
     assert.equal(await mode(path.join(mix, 's/k')), 0o400);
     assert.equal(await readFile(path.join(mix, 'app.conf'), 'utf8'), 'a=1\n');

@@ -49,6 +49,8 @@ Flags:
   --service-account-issuer URL         issuer of ServiceAccount tokens; repeat to also accept tokens of
                                        earlier issuers (default https://kubernetes.default.svc.cluster.local)
   --api-audiences A,B                  audiences the API accepts in ServiceAccount tokens (default: the issuers)
+  --service-lb-pool CIDR[,CIDR]        addresses for LoadBalancer Services, one each (default: the Ready
+                                       nodes' addresses, as k3s's ServiceLB)
   --no-merge-kubeconfig                do not merge the admin kubeconfig into ~/.kube/config
   --sim-nodes N                        (up) also run N simulated nodes in this process
   --no-node                            (up) do not make this machine a node (real containers need root,
@@ -95,6 +97,7 @@ const FLAGS = {
   'token-auth-file': { type: 'string' },
   'service-account-issuer': { type: 'string', multiple: true },
   'api-audiences': { type: 'string' },
+  'service-lb-pool': { type: 'string' },
   'no-merge-kubeconfig': { type: 'boolean' },
   'no-node': { type: 'boolean' },
   'sim-nodes': { type: 'string' },
@@ -202,6 +205,7 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
         rootCA: server.pki.caCertPem,
         serviceCIDR: values['service-cluster-ip-range'] ?? '10.96.0.0/12',
         ...(podNetwork ? { clusterCIDR: podNetwork } : values['pod-network-cidr'] ? { clusterCIDR: values['pod-network-cidr'] } : {}),
+        ...(values['service-lb-pool'] ? { loadBalancerPool: values['service-lb-pool'] } : {}),
       }),
     },
     controllers.signal,

@@ -123,7 +123,7 @@ export async function spawnServer(dataDir: string, extra: string[] = []): Promis
  * A 10.N.0.0/16 with from ≤ N < to that no route on this machine touches yet. E2E files
  * take their pod and service ranges from disjoint N intervals (node-e2e 200–240 pods;
  * services-e2e 160–180 pods, 180–200 services; dns-e2e 120–140 pods, 140–160 services;
- * agent-e2e 80–100 pods, 100–112 services):
+ * agent-e2e 80–100 pods, 100–112 services; pod-spec-e2e 60–80 pods, 40–60 services):
  * clusters on one machine sharing a service range would catch each other's ClusterIPs
  * (kube-dns above all) in their proxy tables, and a proxy drops traffic to unallocated
  * addresses of its own service range.

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultPullPolicy, goDuration, linuxResources, podDNSConfig, registryAuth, registryHost } from './worker.ts';
+import { defaultPullPolicy, goDuration, linuxResources, podDNSConfig, registryAuth, registryHost, runtimeErrorText } from './worker.ts';
+import { CriError } from '../cri/types.ts';
 
 const pod = (spec: Record<string, any>) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team' }, spec });
 const cluster = { clusterDNS: ['10.96.0.10'], clusterDomain: 'cluster.local' };
@@ -41,7 +42,13 @@ test('imagePullSecrets: the docker config entry for the image registry', () => {
   assert.equal(registryHost('busybox'), 'docker.io');
   assert.equal(registryHost('registry.local:5000/team/app:1'), 'registry.local:5000');
   const cfg = { auths: { 'registry.local:5000': { auth: Buffer.from('me:secret').toString('base64') }, 'https://index.docker.io/v1/': { username: 'hub', password: 'pw' } } };
-  assert.deepEqual(registryAuth(cfg, 'registry.local:5000/team/app:1'), { username: 'me', password: 'secret', serverAddress: 'registry.local:5000' });
-  assert.deepEqual(registryAuth(cfg, 'library/redis:7'), { username: 'hub', password: 'pw', serverAddress: 'docker.io' });
+  assert.deepEqual(registryAuth(cfg, 'registry.local:5000/team/app:1'), { username: 'me', password: 'secret' });
+  assert.deepEqual(registryAuth(cfg, 'library/redis:7'), { username: 'hub', password: 'pw' });
   assert.equal(registryAuth(cfg, 'quay.io/x/y'), undefined);
+});
+
+test('runtime errors read as the kubelet prints gRPC status errors', () => {
+  assert.equal(runtimeErrorText(new CriError('Unknown', 'ImageService/PullImage', 'failed to pull and unpack image "x"')), 'rpc error: code = Unknown desc = failed to pull and unpack image "x"');
+  assert.equal(runtimeErrorText(new CriError('Cancelled', 'ImageService/PullImage', 'context canceled')), 'rpc error: code = Canceled desc = context canceled');
+  assert.equal(runtimeErrorText(new Error('plain')), 'plain');
 });

@@ -13,7 +13,7 @@ import type { KObject } from '../../api/object.ts';
 import type { EventRecorder, ObjectReference } from '../../client/events.ts';
 import type { Logger } from '../../client/util.ts';
 import type { ContainerStatus as CriContainerStatus, CriRuntime, Container as CriContainer, DNSConfig, Input, Mount, PodSandboxConfig, LinuxContainerResources } from '../cri/types.ts';
-import { isNotFound } from '../cri/types.ts';
+import { CriError, isNotFound } from '../cri/types.ts';
 import { generatePodStatus, isRestartableInitContainer, type ContainerState, type ContainerStatus } from '../podstatus.ts';
 import { rfc3339 } from '../nodestatus.ts';
 import { PodProber } from '../probes/prober.ts';
@@ -161,6 +161,14 @@ interface Backoff {
   delayMs: number;
   lastStart: number;
   announced?: number;
+  /** Image pulls: `ErrImagePull: <error>` of the failed pull, for the back-off's waiting message (upstream 1.32). */
+  lastError?: string;
+}
+
+/** A runtime error as the kubelet prints a gRPC status error (Go's `rpc error: code = NotFound desc = ...`). */
+export function runtimeErrorText(e: unknown): string {
+  if (!(e instanceof CriError)) return (e as Error)?.message ?? String(e);
+  return `rpc error: code = ${e.code === 'Cancelled' ? 'Canceled' : e.code} desc = ${e.details}`;
 }
 
 interface Observed {
@@ -305,6 +313,8 @@ export class PodWorker {
             pid: pod.spec?.hostPID ? 'NODE' : pod.spec?.shareProcessNamespace ? 'POD' : 'CONTAINER',
             ipc: pod.spec?.hostIPC ? 'NODE' : 'POD',
           },
+          // as upstream: the sandbox is privileged when any container is (containerd refuses a privileged container otherwise)
+          privileged: [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].some((c: any) => !!c.securityContext?.privileged),
         },
       },
     };
@@ -354,6 +364,8 @@ export class PodWorker {
   }
 
   #deadlineExceeded = false;
+  /** The current sandbox's IP: the downward API's status.podIP before the status carrying it is written (upstream takes it from the sandbox too). */
+  #podIP: string | undefined;
   /** Containers started by this worker (a pass that started one reports it at once). */
   #starts = 0;
 
@@ -406,6 +418,7 @@ export class PodWorker {
       }
       podIP = info.ip;
     }
+    this.#podIP = podIP;
     // probes go to the pod's IP (the node's for hostNetwork pods), as upstream's prober
     const host = podIP || '127.0.0.1';
 
@@ -568,7 +581,10 @@ export class PodWorker {
     if (b && now - b.lastStart < b.delayMs) {
       const message = `Back-off pulling image "${image}"`;
       this.#event(c.name, init, 'Normal', 'BackOff', message);
-      this.#waiting.set(c.name, { reason: 'ImagePullBackOff', message });
+      // upstream's startContainer records the image manager's error too
+      this.#event(c.name, init, 'Warning', 'Failed', 'Error: ImagePullBackOff');
+      // since 1.32 the waiting message carries the failed pull's error
+      this.#waiting.set(c.name, { reason: 'ImagePullBackOff', message: b.lastError ? `${message}: ${b.lastError}` : message });
       return false;
     }
     this.#event(c.name, init, 'Normal', 'Pulling', `Pulling image "${image}"`);
@@ -583,8 +599,8 @@ export class PodWorker {
       return true;
     } catch (e) {
       const initial = this.#ctx.initialBackoffMs ?? INITIAL_BACKOFF_MS;
-      this.#pullBackoff.set(image, { delayMs: b ? Math.min(b.delayMs * 2, MAX_BACKOFF_MS) : initial, lastStart: now });
-      const detail = (e as Error).message;
+      const detail = runtimeErrorText(e);
+      this.#pullBackoff.set(image, { delayMs: b ? Math.min(b.delayMs * 2, MAX_BACKOFF_MS) : initial, lastStart: now, lastError: `ErrImagePull: ${detail}` });
       this.#event(c.name, init, 'Warning', 'Failed', `Failed to pull image "${image}": ${detail}`);
       this.#event(c.name, init, 'Warning', 'Failed', 'Error: ErrImagePull');
       this.#waiting.set(c.name, { reason: 'ErrImagePull', message: detail });
@@ -611,7 +627,10 @@ export class PodWorker {
     const { init } = opts;
     if (!(await this.#ensureImage(c, init))) return;
     const services = await this.#ctx.services?.(this.pod.metadata.namespace ?? 'default');
-    const env = await containerEnv(this.pod, c, { data: this.#ctx.data, nodeAllocatable: this.#ctx.nodeAllocatable, services });
+    const ip = this.#podIP;
+    const hostIP = this.#ctx.hostIP;
+    const envPod = { ...this.pod, status: { ...this.pod.status, podIP: ip ?? '', podIPs: ip ? [{ ip }] : [], hostIP, hostIPs: [{ ip: hostIP }] } };
+    const env = await containerEnv(envPod, c, { data: this.#ctx.data, nodeAllocatable: this.#ctx.nodeAllocatable, services });
     if (env.error) {
       this.#event(c.name, init, 'Warning', 'Failed', `Error: ${env.error}`);
       this.#waiting.set(c.name, { reason: 'CreateContainerConfigError', message: env.error });
@@ -644,6 +663,8 @@ export class PodWorker {
     const psc = this.pod.spec?.securityContext ?? {};
     const runAsUser = sc.runAsUser ?? psc.runAsUser;
     const runAsGroup = sc.runAsGroup ?? psc.runAsGroup;
+    // upstream's effective security context: the pod's supplementalGroups, then its fsGroup
+    const supplementalGroups: number[] = [...(psc.supplementalGroups ?? []), ...(psc.fsGroup !== undefined ? [psc.fsGroup] : [])];
     const hostNetwork = !!this.pod.spec?.hostNetwork || !this.#ctx.podNetwork;
     const preStop = c.lifecycle?.preStop;
     const sandboxConfig = this.sandboxConfig(this.#sandboxInfo.get(opts.sandboxId)?.attempt ?? (await this.#rt.podSandboxStatus(opts.sandboxId)).status?.metadata?.attempt ?? 0);
@@ -681,6 +702,9 @@ export class PodWorker {
               },
               privileged: !!sc.privileged,
               readonlyRootfs: !!sc.readOnlyRootFilesystem,
+              supplementalGroups,
+              // only an explicit allowPrivilegeEscalation: false sets no_new_privs (upstream's AddNoNewPrivileges)
+              noNewPrivs: sc.allowPrivilegeEscalation === false,
               ...(runAsUser !== undefined ? { runAsUser: { value: runAsUser } } : {}),
               ...(runAsGroup !== undefined ? { runAsGroup: { value: runAsGroup } } : {}),
               ...(sc.capabilities ? { capabilities: { addCapabilities: sc.capabilities.add ?? [], dropCapabilities: sc.capabilities.drop ?? [] } } : {}),
@@ -837,8 +861,8 @@ export class PodWorker {
     if (!msg && c.terminationMessagePolicy === 'FallbackToLogsOnError' && s.exitCode !== 0 && s.logPath) {
       try {
         const lines = readFileSync(s.logPath, 'utf8').split('\n').filter(Boolean).slice(-80);
-        // CRI log lines: <time> <stream> <P|F> <message>
-        msg = lines.map((l) => l.split(' ').slice(3).join(' ')).join('\n').slice(-2048);
+        // CRI log lines: <time> <stream> <P|F> <message>; a full (F) line ends with its newline, as upstream's ReadLogs writes it
+        msg = lines.map((l) => { const f = l.split(' '); return f.slice(3).join(' ') + (f[2] === 'F' ? '\n' : ''); }).join('').slice(-2048);
       } catch {}
     }
     return msg || undefined;
@@ -896,7 +920,9 @@ export function registryAuth(config: any, image: string): { username?: string; p
       const i = dec.indexOf(':');
       if (i > 0) [username, password] = [dec.slice(0, i), dec.slice(i + 1)];
     }
-    return { username, password, serverAddress: host };
+    // no serverAddress, as upstream's keyring: containerd compares it with url.Parse, which
+    // refuses a bare host:port (`parse server address: ... first path segment ... colon`)
+    return { username, password };
   }
   return undefined;
 }

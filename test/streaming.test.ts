@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -459,6 +459,79 @@ describe('streaming: kubectl logs, exec, cp through the apiserver and the kubele
     const down = await kubectl(['cp', 'talker:/tmp/big.bin', back], { timeoutMs: 30_000 });
     assert.equal(down.code, 0, down.stderr);
     assert.ok(readFileSync(back).equals(data), 'the bytes came back unchanged');
+  });
+
+  // kubectl 1.32 (client-go v0.32's wsStreamExecutor) starts its WebSocket reader and creates
+  // its streams concurrently once it has read the 101: a message that is already there when the
+  // 101 is read can be taken by the reader before the stream it belongs to exists ("Unknown stream
+  // id 1, discarding message", then "closed all streams" if the close came too). A server that
+  // sends the 101 at once and the output only after the exec has started, as upstream's does,
+  // leaves kubectl the time; one whose 101 waits in the kernel (Nagle's algorithm on the
+  // apiserver's socket holding it until the client ACKs earlier data) hands kubectl the 101, the
+  // output, the status and the close in one read.
+  test('WebSocket exec: the 101 reaches a Go-like client on its own, before any of the output', async () => {
+    const port = (front.address() as { port: number }).port;
+    const pki = cluster.server.pki;
+    for (let i = 0; i < 10; i++) {
+      const r = await new Promise<{ withHead: number; frames: Buffer }>((resolve, reject) => {
+        let head: Buffer | undefined;
+        let rest = Buffer.alloc(0);
+        let withHead = 0; // bytes of frames that were already there when the 101 was read
+        let headDone = false;
+        const sock = tlsConnect({ host: '127.0.0.1', port, ca: pki.caCertPem, cert: pki.adminCertPem, key: pki.adminKeyPem, ALPNProtocols: ['http/1.1'] }, () => {
+          sock.setNoDelay(true); // as Go's net package does on every TCP connection
+          sock.write(
+            `GET /api/v1/namespaces/default/pods/talker/exec?command=echo&command=ws-${i}&container=talker&stderr=true&stdout=true HTTP/1.1\r\n` +
+              'Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+              'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n',
+          );
+        });
+        sock.on('data', (d: Buffer) => {
+          if (headDone) {
+            if (!head) withHead += d.length; // same read as the 101: delivered before setImmediate
+            rest = Buffer.concat([rest, d]);
+            return;
+          }
+          const all = Buffer.concat([rest, d]);
+          const end = all.indexOf('\r\n\r\n');
+          if (end < 0) return void (rest = all);
+          headDone = true;
+          const status = all.subarray(0, end).toString('latin1');
+          if (!status.startsWith('HTTP/1.1 101')) return reject(new Error(status));
+          rest = all.subarray(end + 4);
+          withHead = rest.length;
+          // Whatever the same read brought arrives before this callback runs.
+          setImmediate(() => (head = all.subarray(0, end)));
+        });
+        sock.on('error', reject);
+        sock.on('close', () => resolve({ withHead, frames: rest }));
+      });
+      assert.equal(r.withHead, 0, `run ${i}: ${r.withHead} bytes of output came in the same read as the 101`);
+      // The frames themselves (server to client, unmasked): stdout, then the status, then close.
+      const msgs: Buffer[] = [];
+      for (let o = 0; o + 2 <= r.frames.length; ) {
+        const len = r.frames[o + 1] & 0x7f;
+        assert.ok(len < 126);
+        if ((r.frames[o] & 0x0f) === 0x2) msgs.push(r.frames.subarray(o + 2, o + 2 + len));
+        o += 2 + len;
+      }
+      const out = Buffer.concat(msgs.filter((m) => m[0] === 1).map((m) => m.subarray(1))).toString();
+      assert.equal(out, `ws-${i}\n`);
+      assert.deepEqual(JSON.parse(msgs.find((m) => m[0] === 3)!.subarray(1).toString()).status, 'Success');
+    }
+  });
+
+  test('kubectl exec of a command that ends at once: every run keeps its output', async () => {
+    const runs = Number(process.env.SKIFF_QUICK_EXECS) || 50;
+    const failures: string[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = await kubectl(['exec', 'talker', '--', 'echo', `run-${i}`]);
+      if (r.code !== 0 || r.stdout !== `run-${i}\n` || /Unknown stream id/.test(r.stderr)) {
+        failures.push(`#${i}: exit ${r.code}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`);
+      }
+    }
+    if (process.env.SKIFF_QUICK_EXECS) console.log(`quick execs: ${failures.length} of ${runs} lost their output`);
+    assert.deepEqual(failures, []);
   });
 
   test('client-node exec over v5.channel.k8s.io: stdin to EOF, status on channel 3', async () => {

@@ -113,6 +113,12 @@ export function streamingTarget(url: string, user?: StreamingTarget['user']): St
 
 type AnyRes = ServerResponse | Http2ServerResponse;
 
+/** Turns Nagle's algorithm off on an upgraded connection (a net or TLS socket; other streams are left alone). */
+function noDelay(socket: Duplex): void {
+  const s = socket as Duplex & { setNoDelay?: (on?: boolean) => unknown };
+  if (typeof s.setNoDelay === 'function') s.setNoDelay(true);
+}
+
 function writeStatus(res: AnyRes, err: StatusError): void {
   const r = res as ServerResponse;
   if (r.headersSent) return void r.destroy();
@@ -381,6 +387,16 @@ export function createStreaming(opts: StreamingOptions): Streaming {
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, t: StreamingTarget): Promise<void> {
     socket.on('error', () => {});
+    // No Nagle's algorithm on the client's connection, as Go's net package gives upstream's
+    // apiserver on every TCP connection. The apiserver's HTTP/2 server (its HTTP/1.1 fallback
+    // carries these upgrades) leaves it on, and then the 101 can wait in the kernel for the
+    // client's ACK of earlier bytes until the command's output, status and close frame are
+    // queued behind it: kubectl 1.32 then reads them all with the 101, and its reader, which
+    // starts alongside the creation of its streams, can take the output before the stream
+    // exists ("Unknown stream id 1, discarding message", "error: closed all streams"). Sent at
+    // once, the 101 reaches kubectl while the kubelet is still starting the process, as the
+    // upstream apiserver's does while its translator is still dialing the kubelet.
+    noDelay(socket);
     try {
       if (!t.user) throw unauthorized();
       if (t.kind !== 'exec' && t.kind !== 'attach' && t.kind !== 'portforward') throw badRequest(`${t.kind} does not support upgrades`);
@@ -397,6 +413,8 @@ export function createStreaming(opts: StreamingOptions): Streaming {
       const kreq = https.request({ host: r.host, port: r.port, path: kubeletPath(t, r), method: kind === 'websocket' ? 'GET' : 'POST', headers, ...tls() });
       socket.on('close', () => kreq.destroy());
       kreq.on('upgrade', (kres, ksock, khead) => {
+        // The kubelet leg without Nagle too (Go's default for upstream's proxy).
+        noDelay(ksock);
         let headText = `HTTP/1.1 ${kres.statusCode} ${kres.statusMessage}\r\n`;
         for (let i = 0; i < kres.rawHeaders.length; i += 2) headText += `${kres.rawHeaders[i]}: ${kres.rawHeaders[i + 1]}\r\n`;
         socket.write(headText + '\r\n');

@@ -32,6 +32,9 @@ export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buff
     `Sec-WebSocket-Accept: ${acceptKey(String(req.headers['sec-websocket-key']))}`,
   ];
   if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  // Every frame goes out when written (no Nagle), the 101 first of all: see the apiserver's
+  // handleUpgrade (src/apiserver/streaming) for what a held-back 101 does to kubectl.
+  (socket as Duplex & { setNoDelay?: (on?: boolean) => unknown }).setNoDelay?.(true);
   socket.write(lines.join('\r\n') + '\r\n\r\n');
   return new WebSocketConn(socket, head);
 }
@@ -155,6 +158,8 @@ export class WebSocketConn extends EventEmitter {
       header[1] = 127;
       header.writeBigUInt64BE(BigInt(len), 2);
     }
+    // One write per frame: with Nagle off, header and payload would otherwise go as two segments.
+    if (len < 16 << 10) return this.socket.write(Buffer.concat([header, payload]));
     this.socket.write(header);
     return this.socket.write(payload);
   }

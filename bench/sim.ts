@@ -7,7 +7,9 @@
 //                  vs plain ConfigMap creates/s through the same transport and concurrency
 //   idle CPU       the process's CPU over a window with N idle nodes renewing leases,
 //                  per 1,000 nodes, vs the same process idle before any node existed;
-//                  this includes the apiserver serving the lease writes (it is in-process).
+//                  this includes the apiserver serving the lease writes (it is in-process),
+//                  not the controllers watching them: bench/idle.ts measures the whole
+//                  `skiff up` process (controller manager and scheduler included).
 //                  The simulator's own share: its CPU per renewal less that of a bare loop
 //                  renewing N leases of the same shape (owner reference, one writer each)
 //                  at the same rate, measured next in the same process

@@ -50,7 +50,7 @@ export function hasSchema(gvk: GVK): boolean {
 export function checkFields(gvk: GVK, obj: unknown): FieldCheck {
   const result: FieldCheck = { unknown: [], typeErrors: [] };
   const root = rootNode(gvk);
-  if (root) walk(root, obj, { path: '', struct: '', stack: [], out: result });
+  if (root) walk(root, obj, { segs: [], kinds: [], struct: '', stack: [], out: result });
   return result;
 }
 
@@ -193,9 +193,18 @@ function goTypeOfNode(node: Node): string {
 
 // ---- the walk ---------------------------------------------------------------------------
 
+/** How a step of Walk.segs is spelled in a path: `a` at the start or `.a` (a field), `.k` (a map key), `[i]`. */
+const FIELD = 0;
+const MAP_KEY = 1;
+const INDEX = 2;
+
 interface Walk {
-  /** Path of the value being checked, as strict errors report it (`spec.containers[0].image`). */
-  path: string;
+  /**
+   * Path of the value being checked, as strict errors report it (`spec.containers[0].image`),
+   * as steps: spelled out (pathOf) only for an error, not for every field of every write.
+   */
+  segs: (string | number)[];
+  kinds: number[];
   /** Go struct whose field is being decoded, and the JSON field names from the root (no indices, no map keys). */
   struct: string;
   stack: string[];
@@ -220,6 +229,18 @@ function typeError(w: Walk, mismatch: { got: string; goType: string }) {
   );
 }
 
+function pathOf(w: Walk): string {
+  let p = '';
+  for (let i = 0; i < w.segs.length; i++) {
+    const seg = w.segs[i];
+    const kind = w.kinds[i];
+    if (kind === FIELD) p = p === '' ? (seg as string) : `${p}.${seg}`;
+    else if (kind === MAP_KEY) p = `${p}.${seg}`;
+    else p = `${p}[${seg}]`;
+  }
+  return p;
+}
+
 function isInt(v: number, bound: number): boolean {
   return Number.isInteger(v) && v >= -bound && v < bound;
 }
@@ -231,44 +252,47 @@ function walk(node: Node, v: unknown, w: Walk): void {
       return;
     case 'struct': {
       if (typeof v !== 'object' || Array.isArray(v)) return typeError(w, { got: jsonKind(v), goType: node.goType });
-      const { path, struct } = w;
+      const struct = w.struct;
       for (const key in v as Record<string, unknown>) {
-        const fieldPath = path === '' ? key : `${path}.${key}`;
         const field = node.fields.get(key);
+        w.segs.push(key);
+        w.kinds.push(FIELD);
         if (!field) {
-          if (w.out.unknown.length < MAX_STRICT_ERRORS) w.out.unknown.push(fieldPath);
-          continue;
+          if (w.out.unknown.length < MAX_STRICT_ERRORS) w.out.unknown.push(pathOf(w));
+        } else {
+          w.struct = node.goName;
+          w.stack.push(key);
+          walk(field, (v as Record<string, unknown>)[key], w);
+          w.stack.pop();
         }
-        w.path = fieldPath;
-        w.struct = node.goName;
-        w.stack.push(key);
-        walk(field, (v as Record<string, unknown>)[key], w);
-        w.stack.pop();
+        w.segs.pop();
+        w.kinds.pop();
       }
-      w.path = path;
       w.struct = struct;
       return;
     }
     case 'map': {
       if (typeof v !== 'object' || Array.isArray(v)) return typeError(w, { got: jsonKind(v), goType: node.goType });
       if (node.value === FREE) return;
-      const path = w.path;
       for (const key in v as Record<string, unknown>) {
-        w.path = `${path}.${key}`;
+        w.segs.push(key);
+        w.kinds.push(MAP_KEY);
         walk(node.value, (v as Record<string, unknown>)[key], w);
+        w.segs.pop();
+        w.kinds.pop();
       }
-      w.path = path;
       return;
     }
     case 'array': {
       if (!Array.isArray(v)) return typeError(w, { got: jsonKind(v), goType: node.goType });
       if (node.items === FREE) return;
-      const path = w.path;
       for (let i = 0; i < v.length; i++) {
-        w.path = `${path}[${i}]`;
+        w.segs.push(i);
+        w.kinds.push(INDEX);
         walk(node.items, v[i], w);
+        w.segs.pop();
+        w.kinds.pop();
       }
-      w.path = path;
       return;
     }
     case 'string':

@@ -45,6 +45,30 @@ export function decodeStored(kv: KeyValue): CachedObject {
   return { key: kv.key, obj, json: JSON.stringify(obj), modRevision: kv.modRevision };
 }
 
+/**
+ * An object as the event history keeps it: its JSON text, parsed again only when a resumed
+ * watch replays it. Thousands of past versions held as decoded objects would be thousands
+ * of long-lived object graphs for the garbage collector to trace over and over (a
+ * heartbeat's lease outlives its next renewal by the whole history); as text, each is one
+ * string. The parse gives the same object: the text is JSON.stringify of it.
+ */
+class HistoryObject implements CachedObject {
+  readonly key: string;
+  readonly json: string;
+  readonly modRevision: number;
+  #obj: KObject | undefined;
+
+  constructor(c: CachedObject) {
+    this.key = c.key;
+    this.json = c.json;
+    this.modRevision = c.modRevision;
+  }
+
+  get obj(): KObject {
+    return (this.#obj ??= JSON.parse(this.json) as KObject);
+  }
+}
+
 export class ResourceCache {
   /** The resource first registered for this storage prefix (shared by versions and views). */
   info: ResourceInfo;
@@ -77,12 +101,14 @@ export class ResourceCache {
       if (!this.items.has(ev.cur.key)) this.sorted = undefined;
       this.items.set(ev.cur.key, ev.cur);
     }
+    // The history keeps each object as its JSON text only (see HistoryObject).
+    const kept: CacheEvent = { type: ev.type, revision: ev.revision, cur: new HistoryObject(ev.cur), prev: ev.prev && new HistoryObject(ev.prev) };
     if (this.ringLen === EVENT_HISTORY) {
       this.historyFloor = this.ring[this.ringStart]!.revision;
-      this.ring[this.ringStart] = ev;
+      this.ring[this.ringStart] = kept;
       this.ringStart = (this.ringStart + 1) % EVENT_HISTORY;
     } else {
-      this.ring[(this.ringStart + this.ringLen) % EVENT_HISTORY] = ev;
+      this.ring[(this.ringStart + this.ringLen) % EVENT_HISTORY] = kept;
       this.ringLen++;
     }
     for (const w of this.watchers) dispatch(w, ev);

@@ -64,6 +64,11 @@ export interface ApiRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Reads the body; rejects with a 413 Status when it is larger than `limit`. */
   body: (limit: number) => Promise<Buffer>;
+  /**
+   * The body as text, for transports that hold it as text (in-process): a JSON body is then
+   * parsed without a round trip through bytes. Same limit and rejection as body().
+   */
+  text?: (limit: number) => Promise<string>;
   user?: { name: string; groups: string[]; uid?: string; extra?: Record<string, string[]> };
   signal: AbortSignal;
 }
@@ -131,14 +136,20 @@ export function decodeBody(buf: Buffer, contentType: string | undefined): unknow
       throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
     }
   }
-  if (ct === 'application/json' || ct === '' || ct.endsWith('+json')) {
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw badRequest(jsonSyntaxMessage(e as Error));
-    }
-  }
+  if (isJSONMediaType(ct)) return parseJSONBody(text);
   throw unsupportedMediaType(ct);
+}
+
+function isJSONMediaType(ct: string): boolean {
+  return ct === 'application/json' || ct === '' || ct.endsWith('+json');
+}
+
+function parseJSONBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw badRequest(jsonSyntaxMessage(e as Error));
+  }
 }
 
 /**
@@ -249,7 +260,8 @@ export class ApiHandler {
    * that are not resource paths (the caller answers discovery and others).
    */
   route(method: string, path: string, q: Query): RouteInfo | StatusError | undefined {
-    const segs = path.split('/').filter(Boolean).map(decodeURIComponent);
+    const parts = path.split('/').filter(Boolean);
+    const segs = path.includes('%') ? parts.map(decodeURIComponent) : parts;
     let group: string;
     let version: string;
     let rest: string[];
@@ -555,10 +567,20 @@ export class ApiHandler {
   // ------------------------------------------------------------- writes
 
   private async readObject(req: ApiRequest, info: ResourceInfo, q: Query, expectKind?: { apiVersion: string; kind: string }): Promise<{ obj: KObject; warnings: string[] }> {
-    const buf = await req.body(MAX_BODY);
-    const body = decodeBody(buf, header(req, 'content-type'));
+    const ct = (header(req, 'content-type') ?? 'application/json').split(';')[0].trim().toLowerCase();
+    let text: string;
+    let body: unknown;
+    if (req.text && isJSONMediaType(ct)) {
+      // A transport that holds the body as text (in-process) hands it over as it is.
+      text = await req.text(MAX_BODY);
+      body = parseJSONBody(text);
+    } else {
+      const buf = await req.body(MAX_BODY);
+      body = decodeBody(buf, header(req, 'content-type'));
+      text = buf.toString('utf8');
+    }
     if (!isObject(body)) {
-      throw badRequest(`Object '${'Kind'}' is missing in '${buf.toString('utf8').slice(0, 200)}'`);
+      throw badRequest(`Object '${'Kind'}' is missing in '${text.slice(0, 200)}'`);
     }
     const want = expectKind ?? { apiVersion: apiVersionOf(info), kind: info.kind };
     if (body.kind !== undefined && body.kind !== want.kind) {
@@ -571,8 +593,7 @@ export class ApiHandler {
       throw badRequest(`${want.kind} in version "${want.apiVersion.split('/').pop()}" cannot be handled as a ${want.kind}: json: cannot unmarshal ${typeof body.metadata} into Go struct field ${want.kind}.metadata of type v1.ObjectMeta`);
     }
     // JSON.parse keeps the last of duplicate keys; the strict decoder reports them.
-    const ct = (header(req, 'content-type') ?? 'application/json').split(';')[0].trim().toLowerCase();
-    const duplicates = ct.endsWith('json') && fieldValidationMode(q) !== 'Ignore' ? duplicatesIn(buf.toString('utf8'), body) : [];
+    const duplicates = ct.endsWith('json') && fieldValidationMode(q) !== 'Ignore' ? duplicatesIn(text, body) : [];
     const warnings = this.checkFields(info, want, body as KObject, q, duplicates);
     return { obj: body as KObject, warnings };
   }

@@ -40,17 +40,21 @@ export function inProcessTransport(server: InProcessServer, user: InProcessUser)
     inflight.add(ac);
     const onAbort = () => ac.abort(req.signal?.reason);
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    const body = Buffer.from(req.body ?? '', 'utf8');
+    // The body stays text; bytes are made only for a handler that asks for them.
+    const text = req.body ?? '';
+    const size = req.body === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+    let bytes: Buffer | undefined;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
-    if (req.body !== undefined) headers['content-length'] = String(body.length);
+    if (req.body !== undefined) headers['content-length'] = String(size);
     const apiReq: ApiRequest = {
       method: req.method,
       url: req.path,
       headers,
       user: { name: user.name, groups: [...user.groups] },
       signal: ac.signal,
-      body: (limit) => (body.length > limit ? Promise.reject(requestEntityTooLarge(limit)) : Promise.resolve(body)),
+      body: (limit) => (size > limit ? Promise.reject(requestEntityTooLarge(limit)) : Promise.resolve((bytes ??= Buffer.from(text, 'utf8')))),
+      text: (limit) => (size > limit ? Promise.reject(requestEntityTooLarge(limit)) : Promise.resolve(text)),
     };
     let headed = false;
     let ended = false;

@@ -195,11 +195,6 @@ class Conflicts extends Error {
   }
 }
 
-/**
- * Updater.update: what changed between `live` and `obj` is taken from every manager but
- * `workflow` (fields it changed) or dropped (fields it removed). Throws Conflicts when not
- * forced and changed fields have other owners. Mutates `m.fields`.
- */
 /** What changed from `live` to `obj`, less the fields the write cannot own (`ignore`). */
 function changes(live: JSONValue, obj: JSONValue, t: TypeRef, ignore: FieldSet | undefined): Comparison {
   const c = compare(live, obj, t);
@@ -211,6 +206,12 @@ function changes(live: JSONValue, obj: JSONValue, t: TypeRef, ignore: FieldSet |
   return c;
 }
 
+/**
+ * Updater.update: what changed between `live` and `obj` (`c`, computed when not given) is
+ * taken from every manager but `workflow` (fields it changed) or dropped (fields it
+ * removed). Throws Conflicts when not forced and changed fields have other owners. Mutates
+ * `m.fields`.
+ */
 function takeChanged(
   live: JSONValue,
   obj: JSONValue,

@@ -314,12 +314,12 @@ export class NodeLifecycleController {
       const { observed, current } = result;
       const name = node.metadata.name!;
       if (current) {
-        const pods = inf.pods.lister.byIndex(POD_NODE_NAME_INDEX, name);
         await this.processTaintBaseEviction(node, observed);
         const needsRetry = this.nodesToRetry.has(name);
         const becameNotReady = current.status !== 'True' && observed.status === 'True';
         if (becameNotReady) recordNodeStatusChange(recorder, { node, newStatus: 'NodeNotReady' });
         if (becameNotReady || (needsRetry && observed.status !== 'True')) {
+          const pods = inf.pods.lister.byIndex(POD_NODE_NAME_INDEX, name);
           try {
             await markPodsNotReady(ctx.client, { recorder, pods, nodeName: name, signal });
           } catch (e) {
@@ -462,7 +462,8 @@ export class NodeLifecycleController {
   private async markNodeAsReachable(node: KObject): Promise<boolean> {
     const { ctx, signal } = this;
     const taints = node.spec?.taints as Taint[] | undefined;
-    const remove = [UNREACHABLE_TAINT, NOT_READY_TAINT].filter((t) => taintExists(taints, t));
+    // Every Ready node comes here on every pass: nothing is allocated when it has no taint.
+    const remove = taints?.length ? [UNREACHABLE_TAINT, NOT_READY_TAINT].filter((t) => taintExists(taints, t)) : [];
     if (remove.length && !(await swapNodeControllerTaint(ctx.client, node, { add: [], remove, signal, log: ctx.log }))) {
       ctx.log('Failed to remove taints from node. Will retry in next iteration', { node: node.metadata.name });
     }

@@ -199,9 +199,10 @@ export class SimPool {
   readonly wheel = new TimerWheel({ tickMs: 100 });
   /**
    * Heartbeats (lease renewals, status reports, their retries). Its tick is upstream's
-   * jitter: the kubelet's lease controller renews every renewInterval plus up to 4%
-   * (wait.JitterUntil(sync, 10s, 0.04)), so a renewal due at T may run anywhere in
-   * [T, T + 0.04 x interval). Running every renewal due in that window together lets
+   * jitter: the kubelet's lease controller waits renewInterval plus up to 4% between
+   * renewals (wait.JitterUntil(sync, 10s, 0.04)), and a task here runs at most one tick
+   * after it is due, so renewals come 10 to 10.4 s apart as upstream's do (in practice
+   * near the top of that range). Running every renewal due in one tick together lets
    * them share one commit and one wakeup instead of one per 100 ms.
    */
   readonly heartbeats: TimerWheel;

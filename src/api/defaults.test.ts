@@ -66,8 +66,21 @@ const defaultedTemplate = (labels: Record<string, string> = { app: 'web' }) => (
 test('every served kind with defaults is in the table, and no unserved one', () => {
   const withDefaults = RESOURCES.filter((r) => hasDefaults(r)).map((r) => r.kind);
   const without = RESOURCES.filter((r) => !hasDefaults(r)).map((r) => `${r.group}/${r.kind}`);
-  // SelfSubjectReview is answered, never stored: nothing to default.
-  assert.deepEqual(without.sort(), ['/ComponentStatus', '/ConfigMap', '/ServiceAccount', 'authentication.k8s.io/SelfSubjectReview', 'events.k8s.io/Event'].sort());
+  // SelfSubjectReview and the access reviews are answered, never stored: nothing to default.
+  assert.deepEqual(
+    without.sort(),
+    [
+      '/ComponentStatus',
+      '/ConfigMap',
+      '/ServiceAccount',
+      'authentication.k8s.io/SelfSubjectReview',
+      'authorization.k8s.io/LocalSubjectAccessReview',
+      'authorization.k8s.io/SelfSubjectAccessReview',
+      'authorization.k8s.io/SelfSubjectRulesReview',
+      'authorization.k8s.io/SubjectAccessReview',
+      'events.k8s.io/Event',
+    ].sort(),
+  );
   assert.ok(withDefaults.includes('CustomResourceDefinition'));
   assert.ok(withDefaults.includes('Pod'));
 });

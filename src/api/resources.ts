@@ -127,6 +127,13 @@ export const RESOURCES: ResourceInfo[] = [
   ]),
   // Create-only, never stored: answered by src/apiserver/serviceaccount.
   ...group('authentication.k8s.io', 'v1', [{ plural: 'selfsubjectreviews', kind: 'SelfSubjectReview', verbs: ['create'] }]),
+  // Create-only, never stored: answered by src/apiserver/authz/reviews.ts.
+  ...group('authorization.k8s.io', 'v1', [
+    { plural: 'localsubjectaccessreviews', kind: 'LocalSubjectAccessReview', namespaced: NS, verbs: ['create'] },
+    { plural: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', verbs: ['create'] },
+    { plural: 'selfsubjectrulesreviews', kind: 'SelfSubjectRulesReview', verbs: ['create'] },
+    { plural: 'subjectaccessreviews', kind: 'SubjectAccessReview', verbs: ['create'] },
+  ]),
   ...group('batch', 'v1', [
     { plural: 'cronjobs', kind: 'CronJob', namespaced: NS, short: ['cj'], all: true, sub: ['status'], generation: true },
     { plural: 'jobs', kind: 'Job', namespaced: NS, all: true, sub: ['status'], generation: true },
@@ -161,6 +168,7 @@ export const GROUP_ORDER = [
   'apps',
   'events.k8s.io',
   'authentication.k8s.io',
+  'authorization.k8s.io',
   'autoscaling',
   'batch',
   'networking.k8s.io',

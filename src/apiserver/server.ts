@@ -33,6 +33,8 @@ import { buildKubeconfig } from '../client/kubeconfig.ts';
 import { ensureServiceAccountKeys } from './serviceaccount/keys.ts';
 import { TokenService } from './serviceaccount/tokens.ts';
 import { serviceAccountCreateHooks } from './serviceaccount/api.ts';
+import { Authorization, type AuthorizationMode } from './authz/index.ts';
+import { reviewCreateHooks } from './authz/reviews.ts';
 
 export const KUBERNETES_VERSION = {
   major: '1',
@@ -60,6 +62,8 @@ export interface ApiServerOptions {
   serviceAccountIssuers?: string[];
   /** --api-audiences (default: the issuers). */
   apiAudiences?: string[];
+  /** --authorization-mode (default AlwaysAllow). */
+  authorizationModes?: AuthorizationMode[];
   /** A Store to use instead of the embedded SQLite one under dataDir. */
   store?: Store;
   clusterName?: string;
@@ -126,7 +130,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const crdInfo = table.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
   const strategies = (info: ResourceInfo) =>
     (info === crdInfo ? crdStrategy : crds?.strategy(info)) ?? builtinStrategies(info);
-  const registry = new Registry({ resources: table.all, store, cache, strategies });
+  // Escalation prevention wraps the RBAC strategies once the authorizer exists (below).
+  let strategyOf = strategies;
+  const registry = new Registry({ resources: table.all, store, cache, strategies: (info) => strategyOf(info) });
+  const authorization = new Authorization({ modes: opts.authorizationModes ?? ['AlwaysAllow'], registry });
+  strategyOf = authorization.wrapStrategies(strategies);
   const views = new Map<ResourceInfo, View>();
   const eventsV1 = table.lookup('events.k8s.io', 'v1', 'events')!;
   views.set(eventsV1, eventsView(eventsV1, table.lookup('', 'v1', 'events')!));
@@ -157,13 +165,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   crdStrategy = crds.crdStrategy();
   crds.start();
+  const saHooks = serviceAccountCreateHooks({ registry, tokens: saTokens });
+  const reviewHooks = reviewCreateHooks(authorization);
   const handler = new ApiHandler({
     table,
     registry,
     componentStatuses: () => componentStatuses(registry, store),
     views,
     custom: crds,
-    createHooks: serviceAccountCreateHooks({ registry, tokens: saTokens }),
+    createHooks: (r) => saHooks(r) ?? reviewHooks(r),
   });
   const metrics = new ApiMetrics();
 
@@ -210,6 +220,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return res.end('ok');
     }
     if (!req.user) return sendStatus(res, unauthorized());
+    const effective = authorization.check(req.user, req.method, p, url.searchParams, req.headers);
+    if (effective instanceof StatusError) return sendStatus(res, effective);
+    if (effective !== req.user) req = { ...req, user: effective };
     const accept = typeof req.headers.accept === 'string' ? req.headers.accept : undefined;
     const ifNoneMatch = typeof req.headers['if-none-match'] === 'string' ? req.headers['if-none-match'] : undefined;
     const sendDoc = (d: { body: string; etag: string; contentType: string } | undefined) => {
@@ -336,10 +349,28 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const kubeletClient = await pki.issueClientCert('kube-apiserver-kubelet-client', ['kubeadm:cluster-admins']);
   const streaming = createStreaming({ ...registryLookups(registry, table), kubeletTLS: { cert: kubeletClient.certPem, key: kubeletClient.keyPem }, log });
 
+  // Streaming requests bypass serve(): they are authorized here. A websocket GET of exec,
+  // attach or portforward also needs `create`, as upstream's AuthorizePodWebsocketUpgradeCreatePermission.
+  const authorizeStreaming = (req: IncomingMessage | http2.Http2ServerRequest, authn: NonNullable<ApiRequest['user']>) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const effective = authorization.check(authn, req.method ?? 'GET', u.pathname, u.searchParams, req.headers as Record<string, string | string[] | undefined>);
+    if (effective instanceof StatusError) return effective;
+    if ((req.method ?? 'GET') === 'GET' && /\/pods\/[^/]+\/(exec|attach|portforward)$/.test(u.pathname)) {
+      const err = authorization.checkVerb(effective, u.pathname, 'create');
+      if (err) return err;
+    }
+    return effective;
+  };
+
   server.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
-    const user = authenticateRequest(req);
+    const authn = authenticateRequest(req);
+    if (!authn) return void socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    const user = authorizeStreaming(req, authn);
+    if (user instanceof StatusError) {
+      const body = JSON.stringify(user.status);
+      return void socket.end(`HTTP/1.1 ${user.code} ${user.code === 403 ? 'Forbidden' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    }
     const target = streamingTarget(req.url ?? '/', user);
-    if (!user) return void socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     if (!target) return void socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     void streaming.handleUpgrade(req, socket as import('node:net').Socket, head, target);
   });
@@ -351,8 +382,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (!res.writableEnded) abort.abort();
     });
     const user = authenticateRequest(req);
-    const streamTarget = user ? streamingTarget(req.url ?? '/', user) : undefined;
-    if (streamTarget) return void streaming.handleStreaming(req, res, streamTarget);
+    let streamTarget = user ? streamingTarget(req.url ?? '/', user) : undefined;
+    if (streamTarget) {
+      const effective = authorizeStreaming(req, user!);
+      if (effective instanceof StatusError) {
+        (res as ServerResponse).writeHead(effective.code, { 'content-type': 'application/json' });
+        return void (res as ServerResponse).end(JSON.stringify(effective.status));
+      }
+      if (effective !== user) streamTarget = streamingTarget(req.url ?? '/', effective)!;
+      return void streaming.handleStreaming(req, res, streamTarget);
+    }
     const apiReq: ApiRequest = {
       method: req.method ?? 'GET',
       url: req.url ?? '/',
@@ -386,6 +425,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   server.on('tlsClientError', () => {});
 
   await bootstrapCluster(registry, { advertiseAddress, serviceIP, port: opts.bindPort ?? 6443 });
+  await authorization.start({ signal: shutdown.signal, log });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { startApiServer } from '../apiserver/server.ts';
+import { parseAuthorizationModes } from '../apiserver/authz/index.ts';
 import { runControllerManager, startInProcessControllerManager } from './controller-manager.ts';
 import { allControllers } from '../controllers/all.ts';
 import { runDnsCommand } from './dns.ts';
@@ -49,6 +50,8 @@ Flags:
   --service-account-issuer URL         issuer of ServiceAccount tokens; repeat to also accept tokens of
                                        earlier issuers (default https://kubernetes.default.svc.cluster.local)
   --api-audiences A,B                  audiences the API accepts in ServiceAccount tokens (default: the issuers)
+  --authorization-mode MODES           ordered authorizers: AlwaysAllow, AlwaysDeny, Node, RBAC; e.g.
+                                       Node,RBAC (default AlwaysAllow)
   --service-lb-pool CIDR[,CIDR]        addresses for LoadBalancer Services, one each (default: the Ready
                                        nodes' addresses, as k3s's ServiceLB)
   --no-merge-kubeconfig                do not merge the admin kubeconfig into ~/.kube/config
@@ -97,6 +100,7 @@ const FLAGS = {
   'token-auth-file': { type: 'string' },
   'service-account-issuer': { type: 'string', multiple: true },
   'api-audiences': { type: 'string' },
+  'authorization-mode': { type: 'string' },
   'service-lb-pool': { type: 'string' },
   'no-merge-kubeconfig': { type: 'boolean' },
   'no-node': { type: 'boolean' },
@@ -180,6 +184,7 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
       createLogger('kubelet')('not starting a node', { error: (e as Error).message });
     }
   }
+  const authorizationModes = parseAuthorizationModes(values['authorization-mode'] ?? 'AlwaysAllow');
   const started = performance.now();
   const server = await startApiServer({
     dataDir,
@@ -192,6 +197,7 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
     tokenAuthFile: values['token-auth-file'],
     serviceAccountIssuers: values['service-account-issuer'],
     apiAudiences: values['api-audiences']?.split(',').map((a) => a.trim()).filter(Boolean),
+    authorizationModes,
     log,
   });
   // The controller manager runs in the control plane's process, talking to the

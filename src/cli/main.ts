@@ -51,7 +51,7 @@ Flags:
                                        earlier issuers (default https://kubernetes.default.svc.cluster.local)
   --api-audiences A,B                  audiences the API accepts in ServiceAccount tokens (default: the issuers)
   --authorization-mode MODES           ordered authorizers: AlwaysAllow, AlwaysDeny, Node, RBAC; e.g.
-                                       Node,RBAC (default AlwaysAllow)
+                                       Node,RBAC (the default, as kubeadm and k3s set it)
   --service-lb-pool CIDR[,CIDR]        addresses for LoadBalancer Services, one each (default: the Ready
                                        nodes' addresses, as k3s's ServiceLB)
   --no-merge-kubeconfig                do not merge the admin kubeconfig into ~/.kube/config
@@ -184,7 +184,7 @@ async function runControlPlane(argv: string[], role: 'up' | 'server'): Promise<v
       createLogger('kubelet')('not starting a node', { error: (e as Error).message });
     }
   }
-  const authorizationModes = parseAuthorizationModes(values['authorization-mode'] ?? 'AlwaysAllow');
+  const authorizationModes = parseAuthorizationModes(values['authorization-mode'] ?? 'Node,RBAC');
   const started = performance.now();
   const server = await startApiServer({
     dataDir,

@@ -29,38 +29,26 @@
 // Writes <out>/pods-<ISO time>.json and pods-latest.json unless --json (one JSON line on
 // stdout: what bench/run.ts reads). Needs root, containerd, runc, the CNI plugins, nft,
 // ip and busybox-static; without them it says what is missing and exits (2; with --json
-// it prints {"skipped": why} and exits 0). Teardown removes the pods, volumes, containerd
-// and its state, the bridge, nft table, routes and cgroups, as the e2e test does.
+// it prints {"skipped": why} and exits 0). The cluster and its teardown (pods, volumes,
+// containerd and its state, the bridge, nft table, routes and cgroups) are test/real-node.ts's.
 
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path, { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KObject } from '../src/api/object.ts';
-import { startApiServer, type ApiServer } from '../src/apiserver/server.ts';
-import { startInProcessControllerManager } from '../src/cli/controller-manager.ts';
-import { startInProcessScheduler } from '../src/cli/scheduler.ts';
-import { inProcessTransport } from '../src/client/inprocess.ts';
 import { ref } from '../src/client/resources.ts';
-import { createClient } from '../src/client/rest.ts';
-import { ADMIN, eventually } from '../src/client/testing.ts';
+import { eventually } from '../src/client/testing.ts';
 import type { Client } from '../src/client/types.ts';
-import { allControllers } from '../src/controllers/all.ts';
-import { resetContainerd } from '../src/kubelet/containerd/index.ts';
-import { containerdLayout, type ContainerdLayout } from '../src/kubelet/containerd/config.ts';
-import { checkPrerequisites, installCommand, missingForContainers } from '../src/kubelet/containerd/prereqs.ts';
-import { removeAllPods, removeCgroup } from '../src/kubelet/containerd/reset.ts';
 import type { CriRuntime } from '../src/kubelet/cri/types.ts';
-import { staticBusybox } from '../src/kubelet/images/pause.ts';
-import { nodeNetworkNames, teardownNodeNetwork } from '../src/kubelet/network/index.ts';
-import { startRealNode, type RealNode } from '../src/kubelet/node.ts';
 import { podDNSConfig } from '../src/kubelet/pods/worker.ts';
-import { buildTestImage, TEST_IMAGES } from '../test/images/build.ts';
+import { TEST_IMAGES } from '../test/images/build.ts';
+import { freeCIDR16 } from '../test/harness.ts';
+import { RealNodeCluster, realNodeNames, realNodePrerequisites } from '../test/real-node.ts';
 import { percentile } from './client.ts';
-import { processCpuMs } from './processes.ts';
+import { processCpuMs, runJsonChild } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -137,22 +125,16 @@ function dist(ms: number[]): Dist {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until the i-th of a series `intervalMs` apart from t0 is due (at once when intervalMs is 0). */
+async function dueAt(t0: number, i: number, intervalMs: number): Promise<void> {
+  const wait = t0 + i * intervalMs - performance.now();
+  if (intervalMs > 0 && wait > 0) await sleep(wait);
+}
+
 /** What a real node needs here; empty when all is present. */
 export function podsBenchMissing(): string {
   if (process.getuid?.() !== 0) return 'needs root (containerd, CNI, nftables, cgroups)';
-  const checks = checkPrerequisites();
-  const missing = [...missingForContainers(checks), ...checks.filter((c) => ['cni plugins', 'nft', 'ip'].includes(c.name) && c.status === 'fail')];
-  if (!staticBusybox()) missing.push({ name: 'busybox-static', status: 'fail', detail: 'the test image', packages: ['busybox-static'] });
-  return missing.length ? `missing ${missing.map((c) => `${c.name} (${c.detail})`).join('; ')}; ${installCommand(missing) ?? ''}` : '';
-}
-
-/** A /16 no route on this machine touches yet: node IPAM carves the node's /24 from it. */
-function freeClusterCIDR(): string {
-  const routes = execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' });
-  for (;;) {
-    const second = randomInt(200, 240);
-    if (!routes.includes(` 10.${second}.`) && !routes.startsWith(`10.${second}.`) && !routes.includes(`\n10.${second}.`)) return `10.${second}.0.0/16`;
-  }
+  return realNodePrerequisites({ kubectl: false }).why;
 }
 
 function benchPod(name: string): KObject {
@@ -209,10 +191,7 @@ async function skiffLoad(client: Client, opts: { namespace: string; count: numbe
   const t0 = performance.now();
   const creates: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
-    if (intervalMs > 0) {
-      const wait = t0 + i * intervalMs - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
+    await dueAt(t0, i, intervalMs);
     start.set(names[i], performance.now());
     creates.push(client.create(ref.pods, namespace, benchPod(names[i])));
   }
@@ -284,10 +263,7 @@ async function criLoad(cri: CriRuntime, opts: { count: number; intervalMs: numbe
   const t0 = performance.now();
   const runs: Promise<number>[] = [];
   for (let i = 0; i < count; i++) {
-    if (intervalMs > 0) {
-      const wait = t0 + i * intervalMs - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
+    await dueAt(t0, i, intervalMs);
     runs.push(one(`${prefix}-${String(i).padStart(3, '0')}`));
   }
   const ms = await Promise.all(runs);
@@ -314,81 +290,36 @@ async function drainCri(cri: CriRuntime): Promise<void> {
 export async function runPodsBench(config: PodsBenchResult['config'], log: (m: string) => void): Promise<PodsBenchResult> {
   const startedAt = new Date();
   const loadavgAtStart = loadavg().map((l) => round(l, 2));
-  const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
-  const clusterName = `bp-${suffix}`;
-  const nodeName = `bp-node-${suffix}`;
-  const clusterCIDR = freeClusterCIDR();
-  const serviceCIDR = '10.96.0.0/12';
-  const dir = mkdtempSync(path.join(tmpdir(), 'skiff-bench-pods-'));
-  const dataDir = path.join(dir, 'node');
-  const layout: ContainerdLayout = containerdLayout({ clusterName, dataDir });
-  const stop = new AbortController();
-  const nodeStop = new AbortController();
-  const logs: string[] = [];
-  let server: ApiServer | undefined;
-  let node: RealNode | undefined;
+  const { clusterName, nodeName } = realNodeNames('bp');
+  const cluster = new RealNodeCluster({
+    clusterName,
+    nodeName,
+    clusterCIDR: freeCIDR16(200, 240),
+    serviceCIDR: '10.96.0.0/12',
+    clusterDNS: ['10.96.0.10'],
+    tmpPrefix: 'skiff-bench-pods-',
+    readyTimeoutMs: 30_000,
+    logLimit: 200,
+    progress: log,
+  });
   // Everything the node set up on this machine goes, whatever happened (also on Ctrl-C).
-  let tornDown: Promise<void> | undefined;
-  const teardown = () => (tornDown ??= (async () => {
+  const teardown = async () => {
     log('teardown: pods, volumes, containerd, network, cgroups');
-    const rt = node?.runtime;
-    if (rt?.supervisor?.pid) await removeAllPods(rt.cri).catch(() => undefined); // while our containerd still answers
-    if (node) {
-      const podsDir = node.volumes.podsDir;
-      for (const uid of existsSync(podsDir) ? readdirSync(podsDir) : []) await node.volumes.unmountPod(uid).catch(() => undefined);
-    }
-    await node?.stop();
-    await resetContainerd(layout, { removeRoot: true });
-    // also when the node did not finish starting: the network may be half set up (routes go by metric, whatever the podCIDR)
-    const podCIDR = node?.podCIDR || clusterCIDR.replace('.0.0/16', '.0.0/24');
-    await teardownNodeNetwork({ clusterName, podCIDR, clusterCIDR, serviceCIDR, cniConfDir: layout.cniConfDir });
-    if (rt?.cgroupDriver !== 'systemd') await removeCgroup(`/skiff-${nodeName}`);
-    stop.abort();
-    await server?.close();
-    rmSync(dir, { recursive: true, force: true });
-    const names = nodeNetworkNames(clusterName);
-    const left: string[] = [];
-    if (execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }).includes(names.bridge)) left.push(`bridge ${names.bridge}`);
-    if (execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(names.nftTable)) left.push(`nft table ${names.nftTable}`);
-    if (execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' }).includes(clusterCIDR.replace('/16', ''))) left.push(`routes in ${clusterCIDR}`);
+    const { left } = await cluster.close().catch((e) => {
+      process.stderr.write(`bench:pods teardown: ${(e as Error).message}\n`);
+      return { left: [] as string[] };
+    });
     if (left.length) process.stderr.write(`bench:pods teardown left behind: ${left.join(', ')}\n`);
-  })());
+  };
   const onSignal = () => void teardown().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    mkdirSync(path.join(dataDir, 'images'), { recursive: true });
-    copyFileSync(buildTestImage('busybox').file, path.join(dataDir, 'images', 'busybox.tar'));
-    const t0 = performance.now();
-    server = await startApiServer({ dataDir: path.join(dir, 'api'), bindAddress: '127.0.0.1', bindPort: 0, advertiseAddress: '127.0.0.1', serviceClusterIPRange: serviceCIDR });
-    const srv = server;
-    const client = createClient(inProcessTransport({ serve: (req, res) => srv.serve(req, res) }, ADMIN));
-    const quiet = () => {};
-    startInProcessControllerManager(server, { controllers: allControllers({ rootCA: server.pki.caCertPem, clusterCIDR, serviceCIDR }), log: quiet }, stop.signal);
-    startInProcessScheduler(server, { log: quiet }, stop.signal);
-    log(`starting a real node (${nodeName}, containerd under ${dataDir})`);
-    node = await startRealNode({
-      server,
-      clusterName,
-      dataDir,
-      nodeName,
-      nodeIP: '127.0.0.1',
-      clusterCIDR,
-      serviceCIDR,
-      clusterDNS: ['10.96.0.10'],
-      kubeletPort: 0,
-      kubeletAddress: '127.0.0.1',
-      allowEgress: false,
-      log: (msg, fields) => {
-        logs.push(`${msg} ${JSON.stringify(fields ?? {})}`);
-        if (logs.length > 200) logs.shift();
-      },
-    }, nodeStop.signal);
+    const { client, node } = await cluster.start();
     const namespace = 'default';
-    await eventually(async () => (await client.get(ref.serviceaccounts, namespace, 'default').catch(() => undefined)), 30_000, 'the default ServiceAccount');
-    const nodeStartMs = round(performance.now() - t0);
+    const nodeStartMs = round(cluster.startMs);
     const cri = node.runtime.cri;
-    const rootDir = path.join(dataDir, 'kubelet');
+    const rootDir = path.join(cluster.nodeDataDir, 'kubelet');
     const cgroupParent = (uid: string) => (node!.runtime.cgroupDriver === 'systemd' ? 'system.slice' : `/skiff-${nodeName}/pod${uid}`);
     const containerdPid = node.runtime.supervisor?.pid;
     const criOpts = { cgroupParent, rootDir, clusterDNS: ['10.96.0.10'], containerdPid };
@@ -434,7 +365,7 @@ export async function runPodsBench(config: PodsBenchResult['config'], log: (m: s
       burst,
     };
   } catch (e) {
-    process.stderr.write(`kubelet log (tail):\n${logs.slice(-40).join('\n')}\n`);
+    process.stderr.write(`kubelet log (tail):\n${cluster.logs.slice(-40).join('\n')}\n`);
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
@@ -471,26 +402,13 @@ export function formatPodsTable(r: PodsBenchResult): string {
 }
 
 /** `npm run bench` runs this in its own process; resolves undefined (with the reason logged) when skipped. */
-export function runPodsBenchChild(args: string[] = [], log: (m: string) => void = () => {}): Promise<PodsBenchResult | undefined> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [import.meta.filename, '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`bench/pods.ts exited with ${code}`));
-      try {
-        const r = JSON.parse(out.trim().split('\n').pop()!) as PodsBenchResult | { skipped: string };
-        if ('skipped' in r) {
-          log(`pod startup latency skipped: ${r.skipped}`);
-          return resolvePromise(undefined);
-        }
-        resolvePromise(r);
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+export async function runPodsBenchChild(args: string[] = [], log: (m: string) => void = () => {}): Promise<PodsBenchResult | undefined> {
+  const r = await runJsonChild<PodsBenchResult>(import.meta.filename, args, { cwd: REPO });
+  if ('skipped' in r) {
+    log(`pod startup latency skipped: ${r.skipped}`);
+    return undefined;
+  }
+  return r;
 }
 
 if (import.meta.main) {

@@ -28,7 +28,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn } from 'node:child_process';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { startApiServer } from '../src/apiserver/server.ts';
@@ -40,6 +39,7 @@ import { startInProcessSimPool } from '../src/kubelet/sim/index.ts';
 import { PodCIDRAllocator, suggestClusterCidr } from '../src/kubelet/sim/ipam.ts';
 import { microTime, nodeLease } from '../src/kubelet/nodestatus.ts';
 import { randomUUID } from 'node:crypto';
+import { runJsonChild } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -362,21 +362,10 @@ export function formatSimTable(r: SimBenchResult): string {
 }
 
 /** Runs this benchmark in its own process (a clean heap) and returns its result; for bench/run.ts. */
-export function runSimBenchChild(args: string[] = []): Promise<SimBenchResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [import.meta.filename, '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`bench/sim.ts exited with ${code}`));
-      try {
-        resolvePromise(JSON.parse(out.trim().split('\n').pop()!) as SimBenchResult);
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+export async function runSimBenchChild(args: string[] = []): Promise<SimBenchResult> {
+  const r = await runJsonChild<SimBenchResult>(import.meta.filename, args, { cwd: REPO });
+  if ('skipped' in r) throw new Error(`bench/sim.ts skipped: ${r.skipped}`);
+  return r;
 }
 
 if (import.meta.main) {

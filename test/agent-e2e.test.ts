@@ -27,30 +27,23 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually } from '../src/client/testing.ts';
 import { ContainerdSupervisor, resetContainerd } from '../src/kubelet/containerd/index.ts';
 import { containerdLayout, type ContainerdLayout } from '../src/kubelet/containerd/config.ts';
-import { checkPrerequisites, installCommand, missingForContainers } from '../src/kubelet/containerd/prereqs.ts';
 import { removeAllPods } from '../src/kubelet/containerd/reset.ts';
 import { CriClient } from '../src/kubelet/cri/client.ts';
-import { staticBusybox } from '../src/kubelet/images/pause.ts';
 import { nodeNetworkNames } from '../src/kubelet/network/index.ts';
 import { tableName } from '../src/proxy/proxier.ts';
 import { buildTestImage, TEST_IMAGES } from './images/build.ts';
-import { KUBECTL, freeCIDR16, kubectlFor, spawnServer, type Kubectl } from './harness.ts';
+import { freeCIDR16, kubectlFor, spawnServer, type Kubectl } from './harness.ts';
+import { hostLeftovers, httpGet, realNodePrerequisites } from './real-node.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
-const checks = checkPrerequisites();
-const missing = [...missingForContainers(checks), ...checks.filter((c) => ['cni plugins', 'nft', 'ip'].includes(c.name) && c.status === 'fail')];
-if (!staticBusybox()) missing.push({ name: 'busybox-static', status: 'fail', detail: 'the test image', packages: ['busybox-static'] });
-if (!existsSync(KUBECTL)) missing.push({ name: 'kubectl', status: 'fail', detail: KUBECTL, packages: ['kubectl'] });
-const why = missing.length ? `missing ${missing.map((c) => `${c.name} (${c.detail})`).join('; ')}; ${installCommand(missing) ?? ''}` : '';
-const skip = missing.length > 0 && !process.env.CI ? why : false;
+const { missing, why, skip } = realNodePrerequisites();
 
 const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
 /** `skiff server --name`; its kubeconfig's cluster (and so the agent's host names) is skiff-<name>. */
@@ -151,19 +144,6 @@ function skiff(args: string[]): Promise<{ code: number; stdout: string; stderr: 
   });
 }
 
-function get(host: string, port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/', agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}/: timed out`)));
-    req.on('error', reject);
-  });
-}
-
 async function podField(pod: string, jsonpath: string): Promise<string> {
   const r = await kubectl(['get', 'pod', pod, '-o', `jsonpath=${jsonpath}`]);
   return r.code === 0 ? r.stdout : '';
@@ -179,20 +159,9 @@ const psLines = (): string[] => execFileSync('ps', ['-eo', 'args'], { encoding: 
 /** How many of bb's processes run on this machine. */
 const sleepers = (): number => psLines().filter((l) => l === sleeper).length;
 
-const hostState = () => ({
-  links: execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }),
-  tables: execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }),
-  routes: execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' }),
-});
-
 /** What `skiff reset` must leave: no bridge, node or proxy table, or route of the cluster. */
 function assertHostClean(cluster = clusterName, pods = clusterCIDR, services = serviceCIDR): void {
-  const names = nodeNetworkNames(cluster);
-  const h = hostState();
-  assert.ok(!h.links.includes(names.bridge), `bridge ${names.bridge} removed`);
-  assert.ok(!h.tables.includes(names.nftTable), `nft table ${names.nftTable} removed`);
-  assert.ok(!h.tables.split('\n').some((l) => l.trim().endsWith(` ${tableName(cluster)}`)), 'proxy nft table removed');
-  assert.ok(!h.routes.includes(pods.replace('.0.0/16', '.')) && !h.routes.includes(services.replace('.0.0/16', '.')), 'routes removed');
+  assert.deepEqual(hostLeftovers(cluster, [pods, services]), [], `bridge, nft tables and routes of ${cluster} removed`);
 }
 
 describe('skiff agent: a real node of a control plane in another process', { skip }, () => {
@@ -323,7 +292,7 @@ spec:
     const clusterIP = (await kubectl(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
     assert.ok(clusterIP.startsWith(serviceCIDR.replace('.0.0/16', '.')), `ClusterIP ${clusterIP} in ${serviceCIDR}`);
     // the endpoint reaches the agent's rules within a sync or two
-    const page = await eventually(async () => (await get(clusterIP, 8080).catch(() => undefined))?.body, 30_000, `http://${clusterIP}:8080/`);
+    const page = await eventually(async () => (await httpGet(clusterIP, 8080).catch(() => undefined))?.body, 30_000, `http://${clusterIP}:8080/`);
     assert.equal(page, 'served by web\n');
   });
 
@@ -381,7 +350,7 @@ spec:
 
   test('skiff reset --data-dir removes the agent\'s containerd, pods, bridge, nft tables and routes; the given containerd keeps its pods', async () => {
     const names = nodeNetworkNames(clusterName);
-    assert.ok(hostState().links.includes(names.bridge), 'the bridge is there before reset');
+    assert.ok(execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }).includes(names.bridge), 'the bridge is there before reset');
     // no --name: the cluster name comes from the node's node-state.json (the kubeconfig's cluster)
     const r = await skiff(['reset', '--data-dir', agentDataDir]);
     assert.equal(r.code, 0, r.stderr);

@@ -31,47 +31,20 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import http from 'node:http';
-import path from 'node:path';
 import dnsPacket from 'dns-packet';
-import { startApiServer, type ApiServer } from '../src/apiserver/server.ts';
-import { inProcessTransport } from '../src/client/inprocess.ts';
-import { createClient } from '../src/client/rest.ts';
 import { ref } from '../src/client/resources.ts';
 import type { Client } from '../src/client/types.ts';
-import { eventually, ADMIN } from '../src/client/testing.ts';
-import { startInProcessControllerManager } from '../src/cli/controller-manager.ts';
-import { startNodeServices, type NodeServices } from '../src/cli/node-services.ts';
-import { resetNode } from '../src/cli/reset.ts';
-import { startInProcessScheduler } from '../src/cli/scheduler.ts';
-import { allControllers } from '../src/controllers/all.ts';
-import { checkPrerequisites, installCommand, missingForContainers } from '../src/kubelet/containerd/prereqs.ts';
-import { removeAllPods } from '../src/kubelet/containerd/reset.ts';
-import { staticBusybox } from '../src/kubelet/images/pause.ts';
+import { eventually } from '../src/client/testing.ts';
 import { nodeNetworkNames } from '../src/kubelet/network/index.ts';
-import { startRealNode, type RealNode } from '../src/kubelet/node.ts';
-import { tableName } from '../src/proxy/proxier.ts';
-import { buildTestImage, TEST_IMAGES } from './images/build.ts';
-import { KUBECTL, freeCIDR16, kubectlFor, type Kubectl } from './harness.ts';
+import { TEST_IMAGES } from './images/build.ts';
+import { freeCIDR16, type Kubectl } from './harness.ts';
+import { RealNodeCluster, httpGet, realNodeNames, realNodePrerequisites } from './real-node.ts';
 
-const checks = checkPrerequisites();
-const missing = [...missingForContainers(checks), ...checks.filter((c) => ['cni plugins', 'nft', 'ip'].includes(c.name) && c.status === 'fail')];
-if (!staticBusybox()) missing.push({ name: 'busybox-static', status: 'fail', detail: 'the test images', packages: ['busybox-static'] });
-for (const [bin, pkg] of [['/usr/bin/redis-server', 'redis-server'], ['/usr/bin/redis-cli', 'redis-tools']]) {
-  if (!existsSync(bin)) missing.push({ name: pkg, status: 'fail', detail: `${bin} (the redis test image)`, packages: [pkg] });
-}
-if (!existsSync(KUBECTL)) missing.push({ name: 'kubectl', status: 'fail', detail: KUBECTL, packages: ['kubectl'] });
-const why = missing.length ? `missing ${missing.map((c) => `${c.name} (${c.detail})`).join('; ')}; ${installCommand(missing) ?? ''}` : '';
-const skip = missing.length > 0 && !process.env.CI ? why : false;
+const { missing, why, skip } = realNodePrerequisites({ redis: true });
 
-const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
-const clusterName = `de-${suffix}`;
-const nodeName = `de-node-${suffix}`;
+const { clusterName, nodeName } = realNodeNames('de');
 const clusterCIDR = missing.length ? '10.139.0.0/16' : freeCIDR16(120, 140);
 /**
  * The ServiceLB pool: loopback addresses, so that nothing sent to an EXTERNAL-IP can
@@ -85,19 +58,13 @@ const clusterDNS = serviceCIDR.replace('.0.0/16', '.0.10');
 /** The one name the fake upstream knows, and its address (TEST-NET-1: never routed anywhere). */
 const EXTERNAL_NAME = 'external.example';
 const EXTERNAL_IP = '192.0.2.53';
-let dir = '';
-let nodeDataDir = '';
-let server: ApiServer;
+let cluster: RealNodeCluster | undefined;
 let client: Client;
-let node: RealNode | undefined;
-let services: NodeServices | undefined;
 let kubectl: Kubectl;
 let fakeUpstream: dgram.Socket | undefined;
 /** "name TYPE" of every query the fake upstream got. */
 const upstreamQueries: string[] = [];
-const stop = new AbortController();
-const nodeStop = new AbortController();
-const logs: string[] = [];
+let logs: string[] = [];
 
 /** A resolver on loopback answering A for EXTERNAL_NAME and NXDOMAIN for everything else. */
 async function startFakeUpstream(): Promise<dgram.Socket> {
@@ -139,20 +106,6 @@ async function nslookup(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-/** The body of a GET on a fresh connection. */
-function httpGet(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: '/', agent: false, timeout: 3000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-  });
-}
-
 function readyPods(list: { items: any[] }): any[] {
   return list.items.filter((p) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
 }
@@ -163,45 +116,21 @@ describe('cluster DNS, a LoadBalancer and the work queue on a real node', { skip
 
   before(async () => {
     if (missing.length) throw new Error(`prerequisites for a real node: ${why}`);
-    dir = mkdtempSync(path.join(tmpdir(), 'skiff-dns-e2e-'));
-    nodeDataDir = path.join(dir, 'node');
-    mkdirSync(path.join(nodeDataDir, 'images'), { recursive: true });
-    copyFileSync(buildTestImage('busybox').file, path.join(nodeDataDir, 'images', 'busybox.tar'));
-    copyFileSync(buildTestImage('redis').file, path.join(nodeDataDir, 'images', 'redis.tar'));
     fakeUpstream = await startFakeUpstream();
-    server = await startApiServer({ dataDir: path.join(dir, 'api'), bindAddress: '127.0.0.1', bindPort: 0, advertiseAddress: '127.0.0.1', serviceClusterIPRange: serviceCIDR });
-    client = createClient(inProcessTransport({ serve: (req, res) => server.serve(req, res) }, ADMIN));
-    const quiet = () => {};
-    startInProcessControllerManager(server, { controllers: allControllers({ rootCA: server.pki.caCertPem, clusterCIDR, serviceCIDR, loadBalancerPool: lbPool }), log: quiet }, stop.signal);
-    startInProcessScheduler(server, { log: quiet }, stop.signal);
-    const home = path.join(dir, 'home');
-    mkdirSync(home);
-    kubectl = kubectlFor(server.kubeconfigPath, home);
-    const log = (msg: string, fields?: Record<string, unknown>) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`);
-    node = await startRealNode({
-      server,
+    cluster = new RealNodeCluster({
       clusterName,
-      dataDir: nodeDataDir,
       nodeName,
-      nodeIP: '127.0.0.1',
       clusterCIDR,
       serviceCIDR,
       clusterDNS: [clusterDNS],
-      kubeletPort: 0,
-      kubeletAddress: '127.0.0.1',
-      allowEgress: false,
-      log,
-    }, nodeStop.signal);
-    services = await startNodeServices({
-      server,
-      node,
-      clusterName,
-      clusterCIDR,
-      serviceCIDR,
-      upstreams: [{ host: '127.0.0.1', port: (fakeUpstream.address() as { port: number }).port }],
-      log,
-    }, nodeStop.signal);
-    await eventually(async () => (await client.get(ref.serviceaccounts, 'default', 'default').catch(() => undefined)), 15_000, 'the default ServiceAccount');
+      tmpPrefix: 'skiff-dns-e2e-',
+      images: ['busybox', 'redis'],
+      loadBalancerPool: lbPool,
+      nodeServices: { upstreams: [{ host: '127.0.0.1', port: (fakeUpstream.address() as { port: number }).port }] },
+      teardown: 'reset',
+    });
+    logs = cluster.logs;
+    ({ client, kubectl } = await cluster.start());
 
     // Two httpd pods behind a ClusterIP Service with a named port and a headless Service,
     // a client pod to resolve from, and the redis Deployment and Service of the work queue.
@@ -300,29 +229,16 @@ spec:
   });
 
   after(async () => {
-    if (process.env.SKIFF_NODE_TEST_LOG) console.log(logs.join('\n'));
-    await services?.stop();
-    const rt = node?.runtime;
-    if (rt?.supervisor?.pid) await removeAllPods(rt.cri); // while our containerd still answers
-    if (node) {
-      const podsDir = node.volumes.podsDir;
-      for (const uid of existsSync(podsDir) ? readdirSync(podsDir) : []) await node.volumes.unmountPod(uid);
+    let down;
+    try {
+      down = await cluster?.close();
+    } finally {
+      fakeUpstream?.close();
     }
-    await node?.stop();
-    // skiff reset's work: containerd and its state, mounts, the pod network, the proxy table, the cgroup root
-    const removed = missing.length ? [] : await resetNode({ clusterName, nodeDataDir });
-    stop.abort();
-    await server?.close();
-    fakeUpstream?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (!missing.length) {
+    if (down && !missing.length) {
       const names = nodeNetworkNames(clusterName);
-      assert.ok(removed.some((r) => r === `bridge ${names.bridge}`), `reset removed the bridge: ${removed.join('; ')}`);
-      const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
-      assert.ok(!execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }).includes(names.bridge), 'bridge removed');
-      assert.ok(!tables.includes(names.nftTable), 'node nft table removed');
-      assert.ok(!tables.split('\n').some((l) => l.trim().endsWith(` ${tableName(clusterName)}`)), 'proxy nft table removed');
-      assert.ok(!execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' }).includes(clusterCIDR.replace('/16', '')), 'routes removed');
+      assert.ok(down.removed.some((r) => r === `bridge ${names.bridge}`), `reset removed the bridge: ${down.removed.join('; ')}`);
+      assert.deepEqual(down.left, [], 'bridge, node and proxy nft tables, routes removed');
     }
   });
 
@@ -390,7 +306,10 @@ spec:
     assert.match(line, new RegExp(`^httpd-lb\\s+LoadBalancer\\s+10\\.\\S+\\s+${lbIP.replaceAll('.', '\\.')}\\s+8081:\\d+/TCP\\s+\\S+$`));
     const names = (await client.list(ref.pods, 'default', { labelSelector: 'app=httpd' })).items.map((p) => p.metadata.name);
     // The proxy programs the new address on its next sync.
-    const page = await eventually(async () => (await httpGet(lbIP, 8081).catch(() => undefined))?.trim(), 15_000, `GET http://${lbIP}:8081/`);
+    const page = await eventually(async () => {
+      const r = await httpGet(lbIP, 8081, '/', 3000).catch(() => undefined);
+      return r?.status === 200 ? r.body.trim() : undefined;
+    }, 15_000, `GET http://${lbIP}:8081/`);
     assert.ok(names.includes(page), `page ${page} names an httpd pod (${names.join(', ')})`);
   });
 

@@ -12,78 +12,45 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
-import { startApiServer, type ApiServer } from '../src/apiserver/server.ts';
-import { inProcessTransport } from '../src/client/inprocess.ts';
-import { createClient } from '../src/client/rest.ts';
+import type { ApiServer } from '../src/apiserver/server.ts';
 import { ref } from '../src/client/resources.ts';
 import type { Client } from '../src/client/types.ts';
-import { eventually, ADMIN } from '../src/client/testing.ts';
-import { startInProcessControllerManager } from '../src/cli/controller-manager.ts';
-import { startInProcessScheduler } from '../src/cli/scheduler.ts';
-import { allControllers } from '../src/controllers/all.ts';
-import { resetContainerd } from '../src/kubelet/containerd/index.ts';
-import { containerdLayout, type ContainerdLayout } from '../src/kubelet/containerd/config.ts';
-import { checkPrerequisites, installCommand, missingForContainers } from '../src/kubelet/containerd/prereqs.ts';
-import { removeAllPods, removeCgroup } from '../src/kubelet/containerd/reset.ts';
-import { staticBusybox } from '../src/kubelet/images/pause.ts';
+import { eventually } from '../src/client/testing.ts';
 import { cidrContains, parseCidr } from '../src/kubelet/network/config.ts';
 const within = (outer: string, ip: string): boolean => cidrContains(parseCidr(outer), parseCidr(ip.includes('/') ? ip : `${ip}/32`));
-import { nodeNetworkNames, teardownNodeNetwork } from '../src/kubelet/network/index.ts';
-import { startRealNode, type RealNode } from '../src/kubelet/node.ts';
+import type { RealNode } from '../src/kubelet/node.ts';
 import { SERVING_STATUS, startHealthServer } from '../src/kubelet/probes/testing.ts';
 import type { KObject } from '../src/api/object.ts';
-import { buildTestImage, TEST_IMAGES } from './images/build.ts';
-import { KUBECTL, freeCIDR16, kubectlFor, type Kubectl } from './harness.ts';
+import { TEST_IMAGES } from './images/build.ts';
+import { freeCIDR16, type Kubectl } from './harness.ts';
+import { RealNodeCluster, allRunning, busybox, podObject, realNodeNames, realNodePrerequisites } from './real-node.ts';
 
-const checks = checkPrerequisites();
-const missing = [...missingForContainers(checks), ...checks.filter((c) => ['cni plugins', 'nft', 'ip'].includes(c.name) && c.status === 'fail')];
-if (!staticBusybox()) missing.push({ name: 'busybox-static', status: 'fail', detail: 'the test image', packages: ['busybox-static'] });
-if (!existsSync(KUBECTL)) missing.push({ name: 'kubectl', status: 'fail', detail: KUBECTL, packages: ['kubectl'] });
-const why = missing.length ? `missing ${missing.map((c) => `${c.name} (${c.detail})`).join('; ')}; ${installCommand(missing) ?? ''}` : '';
-const skip = missing.length > 0 && !process.env.CI ? why : false;
-
-const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
-const clusterName = `ne-${suffix}`;
-const nodeName = `ne-node-${suffix}`;
+const { missing, why, skip } = realNodePrerequisites();
+const { clusterName, nodeName } = realNodeNames('ne');
 const clusterCIDR = missing.length ? '10.239.0.0/16' : freeCIDR16(200, 240);
 const serviceCIDR = '10.96.0.0/12';
+const cluster = new RealNodeCluster({
+  clusterName,
+  nodeName,
+  clusterCIDR,
+  serviceCIDR,
+  clusterDNS: ['10.96.0.10'],
+  tmpPrefix: 'skiff-node-e2e-',
+  // volumes from the API rewritten every 5 s instead of upstream's minute, so the update test is quick
+  syncFrequencyMs: 5_000,
+  deletePodsFirst: true,
+});
+const logs = cluster.logs;
 let dir = '';
-let layout: ContainerdLayout | undefined;
 let server: ApiServer;
 let client: Client;
 let node: RealNode | undefined;
 let kubectl: Kubectl;
-const stop = new AbortController();
-const nodeStop = new AbortController();
-const logs: string[] = [];
 
-function busybox(name: string, script: string, extra: Record<string, any> = {}): Record<string, any> {
-  return { name, image: TEST_IMAGES.busybox, imagePullPolicy: 'Never', command: ['sh', '-c', script], ...extra };
-}
-
-function podObject(name: string, spec: Record<string, any>): KObject {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, ...spec } };
-}
-
-/** Waits until `check` holds for the pod; on timeout the error carries its last status and the node's recent log. */
-async function waitPod(name: string, check: (p: KObject) => unknown, timeoutMs = 30_000): Promise<KObject> {
-  let last: KObject | undefined;
-  try {
-    return await eventually(async () => {
-      last = await client.get(ref.pods, 'default', name).catch(() => undefined);
-      return last && check(last) ? last : undefined;
-    }, timeoutMs, `pod ${name}`);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.status)}\n${logs.slice(-20).join('\n')}`);
-  }
-}
-
-const allRunning = (p: KObject): boolean => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c: any) => c.state?.running);
+const waitPod = (name: string, check: (p: KObject) => unknown, timeoutMs?: number): Promise<KObject> => cluster.waitPod(name, check, timeoutMs);
 
 /** `kubectl exec NAME -c CONTAINER -- CMD...`: stdout, failing the test on a non-zero exit. */
 async function exec(name: string, container: string, cmd: string[]): Promise<string> {
@@ -95,70 +62,13 @@ async function exec(name: string, container: string, cmd: string[]): Promise<str
 describe('a real node through kubectl', { skip }, () => {
   before(async () => {
     if (missing.length) throw new Error(`prerequisites for a real node: ${why}`);
-    dir = mkdtempSync(path.join(tmpdir(), 'skiff-node-e2e-'));
-    const dataDir = path.join(dir, 'node');
-    layout = containerdLayout({ clusterName, dataDir });
-    mkdirSync(path.join(dataDir, 'images'), { recursive: true });
-    copyFileSync(buildTestImage('busybox').file, path.join(dataDir, 'images', 'busybox.tar'));
-    server = await startApiServer({ dataDir: path.join(dir, 'api'), bindAddress: '127.0.0.1', bindPort: 0, advertiseAddress: '127.0.0.1', serviceClusterIPRange: serviceCIDR });
-    client = createClient(inProcessTransport({ serve: (req, res) => server.serve(req, res) }, ADMIN));
-    const quiet = () => {};
-    startInProcessControllerManager(server, { controllers: allControllers({ rootCA: server.pki.caCertPem, clusterCIDR, serviceCIDR }), log: quiet }, stop.signal);
-    startInProcessScheduler(server, { log: quiet }, stop.signal);
-    const home = path.join(dir, 'home');
-    mkdirSync(home);
-    kubectl = kubectlFor(server.kubeconfigPath, home);
-    node = await startRealNode({
-      server,
-      clusterName,
-      dataDir,
-      nodeName,
-      nodeIP: '127.0.0.1',
-      clusterCIDR,
-      serviceCIDR,
-      clusterDNS: ['10.96.0.10'],
-      kubeletPort: 0,
-      kubeletAddress: '127.0.0.1',
-      allowEgress: false,
-      // volumes from the API rewritten every 5 s instead of upstream's minute, so the update test is quick
-      syncFrequencyMs: 5_000,
-      log: (msg, fields) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`),
-    }, nodeStop.signal);
-    await eventually(async () => (await client.get(ref.serviceaccounts, 'default', 'default').catch(() => undefined)), 15_000, 'the default ServiceAccount');
+    ({ server, client, kubectl, node } = await cluster.start());
+    dir = cluster.dir;
   });
 
   after(async () => {
-    if (process.env.SKIFF_NODE_TEST_LOG) console.log(logs.join('\n'));
-    const rt = node?.runtime;
-    if (node && client) {
-      // Pods deleted through the API first: the kubelet stops them and unmounts their volumes
-      // itself, and no worker is left to recreate a sandbox or remount a volume while the rest
-      // is torn down (that race left a pod's tmpfs mounted under the temp dir).
-      const pods = (await client.list(ref.pods, undefined).catch(() => undefined))?.items ?? [];
-      await Promise.all(pods.map((p) => client.delete(ref.pods, p.metadata.namespace, p.metadata.name!, { gracePeriodSeconds: 1 }).catch(() => undefined)));
-      await eventually(() => [...node!.kubelet.workers.values()].every((w) => w.done), 30_000, 'the kubelet to finish every pod').catch((e) => logs.push(String(e)));
-    }
-    if (rt?.supervisor?.pid) await removeAllPods(rt.cri); // while our containerd still answers
-    if (node) {
-      // volumes (tmpfs for the ServiceAccount token) of pods whose containers are gone
-      const podsDir = node.volumes.podsDir;
-      for (const uid of existsSync(podsDir) ? readdirSync(podsDir) : []) await node.volumes.unmountPod(uid);
-    }
-    await node?.stop();
-    if (layout) await resetContainerd(layout, { removeRoot: true });
-    if (node) {
-      await teardownNodeNetwork({ clusterName, podCIDR: node.podCIDR, clusterCIDR, serviceCIDR, cniConfDir: layout!.cniConfDir });
-      if (rt && rt.cgroupDriver !== 'systemd') await removeCgroup(`/skiff-${nodeName}`);
-    }
-    stop.abort();
-    await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (!missing.length) {
-      const names = nodeNetworkNames(clusterName);
-      assert.ok(!execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }).includes(names.bridge), 'bridge removed');
-      assert.ok(!execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(names.nftTable), 'nft table removed');
-      assert.ok(!execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' }).includes(clusterCIDR.replace('/16', '')), 'routes removed');
-    }
+    const { left } = await cluster.close();
+    if (!missing.length) assert.deepEqual(left, [], 'bridge, nft table and routes removed');
   });
 
   test('the node registered with its podCIDR and kubelet port', async () => {

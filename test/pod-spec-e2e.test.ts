@@ -13,77 +13,32 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { startApiServer, type ApiServer } from '../src/apiserver/server.ts';
-import { inProcessTransport } from '../src/client/inprocess.ts';
-import { createClient } from '../src/client/rest.ts';
+import { spawn } from 'node:child_process';
+import type { ApiServer } from '../src/apiserver/server.ts';
 import { ref } from '../src/client/resources.ts';
 import type { Client } from '../src/client/types.ts';
-import { eventually, ADMIN } from '../src/client/testing.ts';
-import { startInProcessControllerManager } from '../src/cli/controller-manager.ts';
-import { startInProcessScheduler } from '../src/cli/scheduler.ts';
-import { allControllers } from '../src/controllers/all.ts';
-import { resetContainerd } from '../src/kubelet/containerd/index.ts';
-import { containerdLayout, type ContainerdLayout } from '../src/kubelet/containerd/config.ts';
-import { checkPrerequisites, installCommand, missingForContainers } from '../src/kubelet/containerd/prereqs.ts';
-import { removeAllPods, removeCgroup } from '../src/kubelet/containerd/reset.ts';
-import { staticBusybox } from '../src/kubelet/images/pause.ts';
-import { nodeNetworkNames, teardownNodeNetwork } from '../src/kubelet/network/index.ts';
-import { startRealNode, type RealNode } from '../src/kubelet/node.ts';
+import { eventually } from '../src/client/testing.ts';
 import type { KObject } from '../src/api/object.ts';
-import { buildTestImage, TEST_IMAGES } from './images/build.ts';
-import { KUBECTL, freeCIDR16, kubectlFor, type Kubectl } from './harness.ts';
+import { TEST_IMAGES } from './images/build.ts';
+import { KUBECTL, freeCIDR16, type Kubectl } from './harness.ts';
+import { RealNodeCluster, allRunning, busybox, podObject, realNodeNames, realNodePrerequisites } from './real-node.ts';
 
-const checks = checkPrerequisites();
-const missing = [...missingForContainers(checks), ...checks.filter((c) => ['cni plugins', 'nft', 'ip'].includes(c.name) && c.status === 'fail')];
-if (!staticBusybox()) missing.push({ name: 'busybox-static', status: 'fail', detail: 'the test image', packages: ['busybox-static'] });
-if (!existsSync(KUBECTL)) missing.push({ name: 'kubectl', status: 'fail', detail: KUBECTL, packages: ['kubectl'] });
-const why = missing.length ? `missing ${missing.map((c) => `${c.name} (${c.detail})`).join('; ')}; ${installCommand(missing) ?? ''}` : '';
-const skip = missing.length > 0 && !process.env.CI ? why : false;
-
-const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
-const clusterName = `ps-${suffix}`;
-const nodeName = `ps-node-${suffix}`;
+const { missing, why, skip } = realNodePrerequisites();
+const { clusterName, nodeName } = realNodeNames('ps');
 const clusterCIDR = missing.length ? '10.79.0.0/16' : freeCIDR16(60, 80);
 const serviceCIDR = missing.length ? '10.59.0.0/16' : freeCIDR16(40, 60);
+const cluster = new RealNodeCluster({ clusterName, nodeName, clusterCIDR, serviceCIDR, clusterDNS: [], tmpPrefix: 'skiff-pod-spec-e2e-', deletePodsFirst: true });
+const logs = cluster.logs;
 let dir = '';
-let layout: ContainerdLayout | undefined;
 let server: ApiServer;
 let client: Client;
-let node: RealNode | undefined;
 let kubectl: Kubectl;
-const stop = new AbortController();
-const nodeStop = new AbortController();
-const logs: string[] = [];
 
-function busybox(name: string, script: string, extra: Record<string, any> = {}): Record<string, any> {
-  return { name, image: TEST_IMAGES.busybox, imagePullPolicy: 'Never', command: ['sh', '-c', script], ...extra };
-}
-
-function podObject(name: string, spec: Record<string, any>): KObject {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, ...spec } };
-}
-
-/** Waits until `check` holds for the pod; on timeout the error carries its last status and the node's recent log. */
-async function waitPod(name: string, check: (p: KObject) => unknown, timeoutMs = 30_000): Promise<KObject> {
-  let last: KObject | undefined;
-  try {
-    return await eventually(async () => {
-      last = await client.get(ref.pods, 'default', name).catch(() => undefined);
-      return last && check(last) ? last : undefined;
-    }, timeoutMs, `pod ${name}`);
-  } catch (e) {
-    throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.status)}\n${logs.slice(-20).join('\n')}`);
-  }
-}
-
-const allRunning = (p: KObject): boolean => p.status?.phase === 'Running' && (p.status.containerStatuses ?? []).every((c: any) => c.state?.running);
+const waitPod = (name: string, check: (p: KObject) => unknown, timeoutMs?: number): Promise<KObject> => cluster.waitPod(name, check, timeoutMs);
 const statusOf = (p: KObject, c: string): any => p.status?.containerStatuses?.find((s: any) => s.name === c);
 
 /**
@@ -213,68 +168,14 @@ const has = (bits: bigint, cap: number): boolean => ((bits >> BigInt(cap)) & 1n)
 describe('pod spec on a real node', { skip }, () => {
   before(async () => {
     if (missing.length) throw new Error(`prerequisites for a real node: ${why}`);
-    dir = mkdtempSync(path.join(tmpdir(), 'skiff-pod-spec-e2e-'));
-    const dataDir = path.join(dir, 'node');
-    layout = containerdLayout({ clusterName, dataDir });
-    mkdirSync(path.join(dataDir, 'images'), { recursive: true });
-    copyFileSync(buildTestImage('busybox').file, path.join(dataDir, 'images', 'busybox.tar'));
-    server = await startApiServer({ dataDir: path.join(dir, 'api'), bindAddress: '127.0.0.1', bindPort: 0, advertiseAddress: '127.0.0.1', serviceClusterIPRange: serviceCIDR });
-    client = createClient(inProcessTransport({ serve: (req, res) => server.serve(req, res) }, ADMIN));
-    const quiet = () => {};
-    startInProcessControllerManager(server, { controllers: allControllers({ rootCA: server.pki.caCertPem, clusterCIDR, serviceCIDR }), log: quiet }, stop.signal);
-    startInProcessScheduler(server, { log: quiet }, stop.signal);
-    const home = path.join(dir, 'home');
-    mkdirSync(home);
-    kubectl = kubectlFor(server.kubeconfigPath, home);
-    node = await startRealNode({
-      server,
-      clusterName,
-      dataDir,
-      nodeName,
-      nodeIP: '127.0.0.1',
-      clusterCIDR,
-      serviceCIDR,
-      clusterDNS: [],
-      kubeletPort: 0,
-      kubeletAddress: '127.0.0.1',
-      allowEgress: false,
-      log: (msg, fields) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`),
-    }, nodeStop.signal);
-    await eventually(async () => (await client.get(ref.serviceaccounts, 'default', 'default').catch(() => undefined)), 15_000, 'the default ServiceAccount');
+    ({ server, client, kubectl } = await cluster.start());
+    dir = cluster.dir;
   });
 
   after(async () => {
-    if (process.env.SKIFF_NODE_TEST_LOG) console.log(logs.join('\n'));
-    else for (const l of logs.filter((l) => l.includes('lost its streams') || l.startsWith('privileged CapEff'))) console.log(l);
-    const rt = node?.runtime;
-    if (node && client) {
-      // Pods deleted through the API first: the kubelet stops them and unmounts their volumes itself.
-      const pods = (await client.list(ref.pods, undefined).catch(() => undefined))?.items ?? [];
-      await Promise.all(pods.map((p) => client.delete(ref.pods, p.metadata.namespace, p.metadata.name!, { gracePeriodSeconds: 1 }).catch(() => undefined)));
-      await eventually(() => [...node!.kubelet.workers.values()].every((w) => w.done), 30_000, 'the kubelet to finish every pod').catch((e) => logs.push(String(e)));
-    }
-    if (rt?.supervisor?.pid) await removeAllPods(rt.cri); // while our containerd still answers
-    if (node) {
-      const podsDir = node.volumes.podsDir;
-      for (const uid of existsSync(podsDir) ? readdirSync(podsDir) : []) await node.volumes.unmountPod(uid);
-    }
-    await node?.stop();
-    if (layout) await resetContainerd(layout, { removeRoot: true });
-    if (node) {
-      await teardownNodeNetwork({ clusterName, podCIDR: node.podCIDR, clusterCIDR, serviceCIDR, cniConfDir: layout!.cniConfDir });
-      if (rt && rt.cgroupDriver !== 'systemd') await removeCgroup(`/skiff-${nodeName}`);
-    }
-    stop.abort();
-    await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (!missing.length) {
-      const names = nodeNetworkNames(clusterName);
-      assert.ok(!execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }).includes(names.bridge), 'bridge removed');
-      assert.ok(!execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(names.nftTable), 'nft table removed');
-      const routes = execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' });
-      assert.ok(!routes.includes(clusterCIDR.replace('/16', '')), 'pod routes removed');
-      assert.ok(!routes.includes(serviceCIDR.replace('/16', '')), 'service routes removed');
-    }
+    if (!process.env.SKIFF_NODE_TEST_LOG) for (const l of logs.filter((l) => l.includes('lost its streams') || l.startsWith('privileged CapEff'))) console.log(l);
+    const { left } = await cluster.close();
+    if (!missing.length) assert.deepEqual(left, [], 'bridge, nft table, pod and service routes removed');
   });
 
   describe('pod spec points', { concurrency: true }, () => {

@@ -15,54 +15,28 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
-import path from 'node:path';
-import { startApiServer, type ApiServer } from '../src/apiserver/server.ts';
-import { inProcessTransport } from '../src/client/inprocess.ts';
-import { createClient } from '../src/client/rest.ts';
+import type { ApiServer } from '../src/apiserver/server.ts';
 import { ref } from '../src/client/resources.ts';
 import type { Client } from '../src/client/types.ts';
-import { eventually, ADMIN } from '../src/client/testing.ts';
-import { startInProcessControllerManager } from '../src/cli/controller-manager.ts';
-import { startNodeServices, type NodeServices } from '../src/cli/node-services.ts';
-import { resetNode } from '../src/cli/reset.ts';
-import { startInProcessScheduler } from '../src/cli/scheduler.ts';
-import { allControllers } from '../src/controllers/all.ts';
-import { checkPrerequisites, installCommand, missingForContainers } from '../src/kubelet/containerd/prereqs.ts';
-import { removeAllPods } from '../src/kubelet/containerd/reset.ts';
-import { staticBusybox } from '../src/kubelet/images/pause.ts';
+import { eventually } from '../src/client/testing.ts';
+import type { NodeServices } from '../src/cli/node-services.ts';
 import { nodeNetworkNames } from '../src/kubelet/network/index.ts';
-import { startRealNode, type RealNode } from '../src/kubelet/node.ts';
 import { tableName } from '../src/proxy/proxier.ts';
-import { buildTestImage, TEST_IMAGES } from './images/build.ts';
-import { KUBECTL, freeCIDR16, kubectlFor, type Kubectl } from './harness.ts';
+import { TEST_IMAGES } from './images/build.ts';
+import { KUBECTL, freeCIDR16, type Kubectl } from './harness.ts';
+import { RealNodeCluster, httpGet, machineIPv4, realNodeNames, realNodePrerequisites } from './real-node.ts';
 
 /** This machine's first non-loopback IPv4: the node's InternalIP. */
-function machineIPv4(): string | undefined {
-  for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return undefined;
-}
-
-const checks = checkPrerequisites();
-const missing = [...missingForContainers(checks), ...checks.filter((c) => ['cni plugins', 'nft', 'ip'].includes(c.name) && c.status === 'fail')];
-if (!staticBusybox()) missing.push({ name: 'busybox-static', status: 'fail', detail: 'the test image', packages: ['busybox-static'] });
-if (!existsSync(KUBECTL)) missing.push({ name: 'kubectl', status: 'fail', detail: KUBECTL, packages: ['kubectl'] });
 const nodeIP = machineIPv4();
-if (!nodeIP) missing.push({ name: 'a non-loopback IPv4 address', status: 'fail', detail: 'the node address NodePorts are tested at', packages: [] });
-const why = missing.length ? `missing ${missing.map((c) => `${c.name} (${c.detail})`).join('; ')}; ${installCommand(missing) ?? ''}` : '';
-const skip = missing.length > 0 && !process.env.CI ? why : false;
+const { missing, why, skip } = realNodePrerequisites({
+  extra: nodeIP ? [] : [{ name: 'a non-loopback IPv4 address', status: 'fail', detail: 'the node address NodePorts are tested at', packages: [] }],
+});
 
-const suffix = `${process.pid}-${randomBytes(3).toString('hex')}`;
-const clusterName = `se-${suffix}`;
-const nodeName = `se-node-${suffix}`;
+const { clusterName, nodeName } = realNodeNames('se');
 const clusterCIDR = missing.length ? '10.199.0.0/16' : freeCIDR16(160, 180);
 const serviceCIDR = missing.length ? '10.189.0.0/16' : freeCIDR16(180, 200);
 const clusterDNS = serviceCIDR.replace('.0.0/16', '.0.10');
@@ -70,33 +44,15 @@ const clusterDNS = serviceCIDR.replace('.0.0/16', '.0.10');
 const fixedNodePort = randomInt(31000, 32700);
 // Likewise the LoadBalancer Service's port at the node address.
 const lbPort = randomInt(20000, 29000);
-let dir = '';
-let nodeDataDir = '';
+let cluster: RealNodeCluster | undefined;
 let server: ApiServer;
 let client: Client;
-let node: RealNode | undefined;
 let services: NodeServices | undefined;
 let kubectl: Kubectl;
 let fakeUpstream: dgram.Socket | undefined;
 let kubectlProxy: ChildProcess | undefined;
-const stop = new AbortController();
-const nodeStop = new AbortController();
-const logs: string[] = [];
+let logs: string[] = [];
 const proxyLogs: { at: number; msg: string; fields: Record<string, unknown> }[] = [];
-
-/** One HTTP GET on a fresh connection (so each request is a new choice of endpoint). */
-function get(host: string, port: number, urlPath = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: urlPath, agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET http://${host}:${port}${urlPath}: timed out`)));
-    req.on('error', reject);
-  });
-}
 
 /** A TCP connect's outcome: 'connected', or the error code (ECONNREFUSED, ETIMEDOUT...). */
 function connectOutcome(host: string, port: number): Promise<string> {
@@ -123,7 +79,7 @@ async function podNames(): Promise<string[]> {
 async function hostHits(host: string, port: number, n: number): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
   for (let i = 0; i < n; i++) {
-    const r = await get(host, port);
+    const r = await httpGet(host, port);
     assert.equal(r.status, 200);
     const page = r.body.trim();
     seen.set(page, (seen.get(page) ?? 0) + 1);
@@ -137,51 +93,31 @@ describe('Services on a real node: the httpd scenario', { skip }, () => {
 
   before(async () => {
     if (missing.length) throw new Error(`prerequisites for a real node: ${why}`);
-    dir = mkdtempSync(path.join(tmpdir(), 'skiff-services-e2e-'));
-    nodeDataDir = path.join(dir, 'node');
-    mkdirSync(path.join(nodeDataDir, 'images'), { recursive: true });
-    copyFileSync(buildTestImage('busybox').file, path.join(nodeDataDir, 'images', 'busybox.tar'));
     // The DNS server's upstream: a resolver on loopback that never answers (nothing leaves the machine).
     fakeUpstream = dgram.createSocket('udp4');
     await new Promise<void>((r) => fakeUpstream!.bind(0, '127.0.0.1', () => r()));
-    server = await startApiServer({ dataDir: path.join(dir, 'api'), bindAddress: '127.0.0.1', bindPort: 0, advertiseAddress: '127.0.0.1', serviceClusterIPRange: serviceCIDR });
-    client = createClient(inProcessTransport({ serve: (req, res) => server.serve(req, res) }, ADMIN));
-    const quiet = () => {};
-    startInProcessControllerManager(server, { controllers: allControllers({ rootCA: server.pki.caCertPem, clusterCIDR, serviceCIDR }), log: quiet }, stop.signal);
-    startInProcessScheduler(server, { log: quiet }, stop.signal);
-    const home = path.join(dir, 'home');
-    mkdirSync(home);
-    kubectl = kubectlFor(server.kubeconfigPath, home);
-    const log = (msg: string, fields?: Record<string, unknown>) => logs.push(`${msg} ${JSON.stringify(fields ?? {})}`);
-    node = await startRealNode({
-      server,
+    const c = (cluster = new RealNodeCluster({
       clusterName,
-      dataDir: nodeDataDir,
       nodeName,
-      nodeIP,
       clusterCIDR,
       serviceCIDR,
       clusterDNS: [clusterDNS],
-      kubeletPort: 0,
-      kubeletAddress: nodeIP,
-      allowEgress: false,
-      log,
-    }, nodeStop.signal);
-    services = await startNodeServices({
-      server,
-      node,
-      clusterName,
-      clusterCIDR,
-      serviceCIDR,
-      clusterDNS,
-      upstreams: [{ host: '127.0.0.1', port: (fakeUpstream.address() as { port: number }).port }],
-      log,
-      proxyLog: (msg, fields) => {
-        proxyLogs.push({ at: Date.now(), msg, fields: fields ?? {} });
-        log(`proxy: ${msg}`, fields);
+      nodeIP,
+      tmpPrefix: 'skiff-services-e2e-',
+      nodeServices: {
+        clusterDNS,
+        upstreams: [{ host: '127.0.0.1', port: (fakeUpstream.address() as { port: number }).port }],
+        proxyLog: (msg, fields) => {
+          proxyLogs.push({ at: Date.now(), msg, fields: fields ?? {} });
+          c.log(`proxy: ${msg}`, fields);
+        },
       },
-    }, nodeStop.signal);
-    await eventually(async () => (await client.get(ref.serviceaccounts, 'default', 'default').catch(() => undefined)), 15_000, 'the default ServiceAccount');
+      teardown: 'reset',
+      resetTwice: true,
+    }));
+    logs = c.logs;
+    ({ server, client, kubectl } = await c.start());
+    services = c.services;
 
     // The scenario's objects: a 3-replica Deployment of httpd pages naming their pod, a
     // ClusterIP Service 8080→80, and a client pod to make requests from.
@@ -252,34 +188,20 @@ spec:
   });
 
   after(async () => {
-    if (process.env.SKIFF_NODE_TEST_LOG) console.log(logs.join('\n'));
     kubectlProxy?.kill();
-    await services?.stop();
-    const rt = node?.runtime;
-    if (rt?.supervisor?.pid) await removeAllPods(rt.cri); // while our containerd still answers
-    if (node) {
-      const podsDir = node.volumes.podsDir;
-      for (const uid of existsSync(podsDir) ? readdirSync(podsDir) : []) await node.volumes.unmountPod(uid);
+    let down;
+    try {
+      down = await cluster?.close();
+    } finally {
+      fakeUpstream?.close();
     }
-    await node?.stop();
-    // skiff reset's work: containerd and its state, mounts, the pod network, the proxy table, the cgroup root
-    const removed = missing.length ? [] : await resetNode({ clusterName, nodeDataDir });
-    const again = missing.length ? [] : await resetNode({ clusterName, nodeDataDir });
-    stop.abort();
-    await server?.close();
-    fakeUpstream?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (!missing.length) {
+    if (down && !missing.length) {
+      const { removed, again, left } = down;
       const names = nodeNetworkNames(clusterName);
       assert.ok(removed.some((r) => r.includes(tableName(clusterName)) && r.includes('service proxy')), `reset removed the proxy table: ${removed.join('; ')}`);
       assert.ok(removed.some((r) => r === `bridge ${names.bridge}`), `reset removed the bridge: ${removed.join('; ')}`);
       assert.deepEqual(again, [], 'a second reset finds nothing');
-      const tables = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
-      assert.ok(!execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }).includes(names.bridge), 'bridge removed');
-      assert.ok(!tables.includes(names.nftTable), 'node nft table removed');
-      assert.ok(!tables.split('\n').some((l) => l.trim().endsWith(` ${tableName(clusterName)}`)), 'proxy nft table removed');
-      const routes = execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' });
-      assert.ok(!routes.includes(clusterCIDR.replace('/16', '')) && !routes.includes(serviceCIDR.replace('/16', '')), 'routes removed');
+      assert.deepEqual(left, [], 'bridge, node and proxy nft tables, routes removed');
     }
   });
 
@@ -334,7 +256,7 @@ spec:
     assert.match(svc.stdout, new RegExp(`NodePort\\s+\\S+\\s+<none>\\s+8080:${fixedNodePort}/TCP`));
     for (const port of [allocated, fixedNodePort]) {
       for (const host of ['127.0.0.1', nodeIP!]) {
-        const r = await eventually(async () => (await get(host, port).catch(() => undefined)), 10_000, `NodePort ${host}:${port}`);
+        const r = await eventually(async () => (await httpGet(host, port).catch(() => undefined)), 10_000, `NodePort ${host}:${port}`);
         assert.equal(r.status, 200);
         assert.ok(pods.includes(r.body.trim()), `${host}:${port} answered ${r.body}`);
       }
@@ -353,7 +275,7 @@ spec:
       return r.code === 0 && r.stdout.includes(nodeIP!) ? r.stdout.split('\n')[1] : undefined;
     }, 15_000, 'httpd-lb EXTERNAL-IP');
     assert.match(row, new RegExp(`^httpd-lb\\s+LoadBalancer\\s+\\S+\\s+${nodeIP!.replaceAll('.', '\\.')}\\s+${lbPort}:\\d+/TCP\\s`));
-    const r = await eventually(async () => (await get(nodeIP!, lbPort).catch(() => undefined)), 10_000, `LoadBalancer ${nodeIP}:${lbPort}`);
+    const r = await eventually(async () => (await httpGet(nodeIP!, lbPort).catch(() => undefined)), 10_000, `LoadBalancer ${nodeIP}:${lbPort}`);
     assert.equal(r.status, 200);
     assert.ok(pods.includes(r.body.trim()), r.body);
   });
@@ -382,11 +304,11 @@ spec:
     p.stdout!.on('data', (d) => (out += d));
     p.stderr!.on('data', (d) => (out += d));
     const port = await eventually(() => /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out)?.[1], 15_000, 'kubectl proxy to start').then(Number);
-    const viaService = await get('127.0.0.1', port, '/api/v1/namespaces/default/services/httpd-svc:8080/proxy/');
+    const viaService = await httpGet('127.0.0.1', port, '/api/v1/namespaces/default/services/httpd-svc:8080/proxy/');
     assert.equal(viaService.status, 200, viaService.body);
     assert.ok(pods.includes(viaService.body.trim()), viaService.body);
     for (const pod of pods) {
-      const r = await get('127.0.0.1', port, `/api/v1/namespaces/default/pods/${pod}/proxy/`);
+      const r = await httpGet('127.0.0.1', port, `/api/v1/namespaces/default/pods/${pod}/proxy/`);
       assert.equal(r.status, 200, r.body);
       assert.equal(r.body.trim(), pod);
     }

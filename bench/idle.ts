@@ -13,7 +13,9 @@
 // read at both ends of the window, so they count what the server did, not what a watch saw.
 //
 //   node bench/idle.ts [--nodes 1000] [--settle-seconds 45] [--window-seconds 60]
-//                      [--rounds 1] [--cpu-prof] [--out bench/results]
+//                      [--rounds 1] [--cpu-prof] [--authorization-mode MODES] [--out bench/results]
+//
+// --authorization-mode is passed to skiff up (its default when not given: Node,RBAC).
 //
 // --cpu-prof adds one more N-node run profiled over its window only (bench/cpu-window.ts)
 // and prints where the time went (bench/profile.ts); the profiler's cost stays out of the
@@ -39,6 +41,8 @@ export interface IdleConfig {
   windowSeconds: number;
   rounds: number;
   cpuProf: boolean;
+  /** skiff up's --authorization-mode; undefined: its default. */
+  authorizationMode?: string;
 }
 
 export interface IdleMeasurement {
@@ -132,6 +136,7 @@ export async function measure(nodes: number, config: IdleConfig, log: (m: string
     '127.0.0.1',
     '--bind-port',
     '0',
+    ...(config.authorizationMode ? ['--authorization-mode', config.authorizationMode] : []),
   ];
   const spawned = performance.now();
   let child: Child | undefined;
@@ -242,7 +247,7 @@ export async function runIdleBench(config: IdleConfig, log: (m: string) => void 
 
 export function formatIdleTable(r: IdleResult): string {
   const lines = [
-    `Skiff idle heartbeats: skiff up --no-node --sim-nodes ${r.config.nodes}, whole process, ${r.config.windowSeconds} s window after ${r.config.settleSeconds} s settle, ${r.rounds.length} round(s); ${r.machine.cpus} CPUs, load ${r.machine.loadavgAtStart.join(' ')}`,
+    `Skiff idle heartbeats: skiff up --no-node --sim-nodes ${r.config.nodes}${r.config.authorizationMode ? ` --authorization-mode ${r.config.authorizationMode}` : ''}, whole process, ${r.config.windowSeconds} s window after ${r.config.settleSeconds} s settle, ${r.rounds.length} round(s); ${r.machine.cpus} CPUs, load ${r.machine.loadavgAtStart.join(' ')}`,
     '',
     'round  nodes  CPU % of a core  lease updates/s  node writes/s  other req/s  RSS MB  Ready after',
   ];
@@ -272,6 +277,7 @@ if (import.meta.main) {
       'window-seconds': { type: 'string' },
       rounds: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      'authorization-mode': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -286,6 +292,7 @@ if (import.meta.main) {
     windowSeconds: Number(flags['window-seconds'] ?? 60),
     rounds: Number(flags.rounds ?? 1),
     cpuProf: flags['cpu-prof'] ?? false,
+    authorizationMode: flags['authorization-mode'],
   };
   for (const [k, v] of Object.entries(config)) if (typeof v === 'number' && !(v >= 0)) throw new Error(`--${k}: not a number`);
   const log = (m: string) => process.stderr.write(`[bench:idle] ${m}\n`);

@@ -517,7 +517,11 @@ describe('discovery, OpenAPI and metrics', () => {
     assert.ok(legacy.body.resources.some((r: any) => r.name === 'pods/binding' && r.kind === 'Binding'));
     const again = await api.request('GET', '/api/v1', undefined, { 'if-none-match': (await api.request('GET', '/api/v1')).headers.etag as string });
     assert.equal(again.status, 304);
-    assert.equal((await api.request('GET', '/openapi/v2')).status, 404);
+    // /openapi/v2 as upstream: JSON for application/json, an empty 406 for a type it cannot give
+    const v2 = await api.request('GET', '/openapi/v2', undefined, { accept: 'application/json' });
+    assert.equal(v2.status, 200);
+    assert.equal(JSON.parse(v2.body).swagger, '2.0');
+    assert.equal((await api.request('GET', '/openapi/v2', undefined, { accept: 'text/plain' })).status, 406);
     const root = await api.json('GET', '/openapi/v3');
     assert.match(root.body.paths['apis/apps/v1'].serverRelativeURL, /^\/openapi\/v3\/apis\/apps\/v1\?hash=[0-9A-F]+$/);
   });

@@ -225,13 +225,12 @@ describe('RBAC with kubectl', () => {
   });
 
   it('SubjectAccessReview and LocalSubjectAccessReview answer for others', async () => {
-    // --validate=false: kubectl's schema validation of these kinds falls back to /openapi/v2, which Skiff does not serve.
     const sar = JSON.stringify({
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',
       spec: { user: 'system:serviceaccount:default:sa', groups: ['system:serviceaccounts'], resourceAttributes: { namespace: 'default', verb: 'list', resource: 'pods' } },
     });
-    const r = await admin(['create', '--validate=false', '-f', '-', '-o', 'json'], { stdin: sar });
+    const r = await admin(['create', '-f', '-', '-o', 'json'], { stdin: sar });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.status.allowed, true);
@@ -242,7 +241,7 @@ describe('RBAC with kubectl', () => {
       metadata: { namespace: 'kube-system' },
       spec: { user: 'system:serviceaccount:default:sa', resourceAttributes: { namespace: 'kube-system', verb: 'list', resource: 'pods' } },
     });
-    const l = await admin(['create', '--validate=false', '-f', '-', '-o', 'json'], { stdin: lsar });
+    const l = await admin(['create', '-f', '-', '-o', 'json'], { stdin: lsar });
     assert.equal(l.code, 0, l.stderr);
     assert.deepEqual(JSON.parse(l.stdout).status, { allowed: false });
   });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createOpenAPIService, type ServedGroupVersion } from './openapi.ts';
+import { createOpenAPIService, openAPIV2Form, type ServedGroupVersion } from './openapi.ts';
 
 const ALL = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
@@ -184,5 +184,119 @@ describe('OpenAPI v3', () => {
     const get = doc.paths['/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods/{name}'].get;
     assert.equal(get.operationId, 'readMetricsV1beta1NamespacedPodMetrics');
     assert.deepEqual(get.responses['200'].content['application/json'].schema, { type: 'object' });
+  });
+});
+
+/** A protobuf message's fields (number → raw values), read independently of the writer. */
+function fields(buf: Buffer): Map<number, (Buffer | number)[]> {
+  const out = new Map<number, (Buffer | number)[]>();
+  let i = 0;
+  const varint = () => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[i++];
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+  };
+  while (i < buf.length) {
+    const key = varint();
+    const wire = key % 8;
+    let v: Buffer | number;
+    if (wire === 0) v = varint();
+    else if (wire === 2) {
+      const len = varint();
+      v = buf.subarray(i, i + len);
+      i += len;
+    } else if (wire === 1) {
+      v = buf.readDoubleLE(i);
+      i += 8;
+    } else throw new Error(`wire type ${wire}`);
+    const f = Math.floor(key / 8);
+    if (!out.has(f)) out.set(f, []);
+    out.get(f)!.push(v);
+  }
+  return out;
+}
+
+describe('OpenAPI v2', () => {
+  const authn: ServedGroupVersion = {
+    group: 'authentication.k8s.io',
+    version: 'v1',
+    resources: [{ plural: 'selfsubjectreviews', kind: 'SelfSubjectReview', namespaced: false, verbs: ['create'], subresources: [] }],
+  };
+  const service = createOpenAPIService({ served: [...served, authn] });
+
+  it('is Swagger 2.0 JSON with v2 parameters, bodies and refs', () => {
+    const doc = JSON.parse(service.v2().json.toString('utf8'));
+    assert.equal(doc.swagger, '2.0');
+    assert.deepEqual(doc.securityDefinitions, { BearerToken: { description: 'Bearer Token authentication', in: 'header', name: 'authorization', type: 'apiKey' } });
+    const post = doc.paths['/apis/authentication.k8s.io/v1/selfsubjectreviews'].post;
+    assert.deepEqual(post.consumes, ['*/*']);
+    assert.deepEqual(post.parameters[0], { in: 'body', name: 'body', required: true, schema: { $ref: '#/definitions/io.k8s.api.authentication.v1.SelfSubjectReview' } });
+    assert.deepEqual(post.responses['201'], { description: 'Created', schema: { $ref: '#/definitions/io.k8s.api.authentication.v1.SelfSubjectReview' } });
+    assert.deepEqual(post['x-kubernetes-group-version-kind'], { group: 'authentication.k8s.io', kind: 'SelfSubjectReview', version: 'v1' });
+    assert.equal(post['x-kubernetes-action'], 'post');
+    const patch = doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}'].patch;
+    const fv = patch.parameters.find((p: { name: string }) => p.name === 'fieldValidation');
+    assert.equal(fv.in, 'query');
+    assert.equal(fv.type, 'string');
+    assert.equal(fv.schema, undefined);
+    assert.equal(JSON.stringify(doc).includes('#/components/schemas/'), false);
+    assert.deepEqual(doc.definitions['io.k8s.api.authentication.v1.SelfSubjectReview']['x-kubernetes-group-version-kind'], [{ group: 'authentication.k8s.io', kind: 'SelfSubjectReview', version: 'v1' }]);
+  });
+
+  it('encodes the gnostic openapi.v2.Document protobuf', () => {
+    const v2 = service.v2();
+    assert.notEqual(v2.etag, v2.protobufEtag);
+    const doc = fields(v2.protobuf);
+    assert.equal((doc.get(1)![0] as Buffer).toString(), '2.0');
+    // paths (8) → NamedPathItem (2) {name 1, PathItem 2 {post 4 → Operation {operation_id 5, vendor_extension 13}}}
+    const paths = fields(doc.get(8)![0] as Buffer).get(2)!.map((b) => fields(b as Buffer));
+    const ssr = paths.find((p) => (p.get(1)![0] as Buffer).toString() === '/apis/authentication.k8s.io/v1/selfsubjectreviews')!;
+    const item = fields(ssr.get(2)![0] as Buffer);
+    assert.equal(item.has(8), false, 'no PATCH operation');
+    const op = fields(item.get(4)![0] as Buffer);
+    assert.equal((op.get(5)![0] as Buffer).toString(), 'createAuthenticationV1SelfSubjectReview');
+    const ext = op.get(13)!.map((b) => fields(b as Buffer));
+    const gvk = ext.find((e) => (e.get(1)![0] as Buffer).toString() === 'x-kubernetes-group-version-kind')!;
+    const yaml = (fields(gvk.get(2)![0] as Buffer).get(2)![0] as Buffer).toString();
+    assert.deepEqual(JSON.parse(yaml), { group: 'authentication.k8s.io', kind: 'SelfSubjectReview', version: 'v1' });
+    // definitions (9) → NamedSchema (1) {name, Schema {properties 25 → NamedSchema…, type 22}}
+    const defs = fields(doc.get(9)![0] as Buffer).get(1)!.map((b) => fields(b as Buffer));
+    const spec = defs.find((d) => (d.get(1)![0] as Buffer).toString() === 'io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec')!;
+    const schema = fields(spec.get(2)![0] as Buffer);
+    assert.equal((fields(schema.get(22)![0] as Buffer).get(1)![0] as Buffer).toString(), 'object');
+    const props = fields(schema.get(25)![0] as Buffer).get(1)!.map((b) => (fields(b as Buffer).get(1)![0] as Buffer).toString());
+    assert.deepEqual(props.sort(), ['nonResourceAttributes', 'resourceAttributes']);
+  });
+
+  it('negotiates JSON or protobuf as upstream, and nothing else', () => {
+    assert.equal(openAPIV2Form(undefined), 'json');
+    assert.equal(openAPIV2Form('application/json'), 'json');
+    assert.equal(openAPIV2Form('*/*'), 'json');
+    assert.equal(openAPIV2Form('application/com.github.proto-openapi.spec.v2@v1.0+protobuf'), 'protobuf');
+    assert.equal(openAPIV2Form('application/com.github.proto-openapi.spec.v2.v1.0+protobuf'), 'protobuf');
+    assert.equal(openAPIV2Form('application/json;q=0, application/com.github.proto-openapi.spec.v2@v1.0+protobuf'), 'protobuf');
+    assert.equal(openAPIV2Form('text/html'), undefined);
+  });
+
+  it('follows the custom resources', () => {
+    const s = createOpenAPIService({ served });
+    const before = s.v2().etag;
+    s.setCustom([
+      {
+        group: 'stable.example.com',
+        version: 'v1',
+        resources: [{ plural: 'crontabs', kind: 'CronTab', namespaced: true, verbs: ALL, subresources: [] }],
+        custom: { definitions: { 'com.example.stable.v1.CronTab': { type: 'object', properties: { metadata: { $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' } } } }, kinds: { CronTab: 'com.example.stable.v1.CronTab' } },
+      },
+    ]);
+    const doc = JSON.parse(s.v2().json.toString('utf8'));
+    assert.notEqual(s.v2().etag, before);
+    assert.ok(doc.paths['/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}'].patch);
+    assert.deepEqual(doc.definitions['com.example.stable.v1.CronTab'].properties.metadata, { $ref: '#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' });
   });
 });

@@ -6,6 +6,8 @@
 // fieldValidation=Strict only if it lists a `fieldValidation` query parameter; `explain`
 // looks the kind up in components.schemas by x-kubernetes-group-version-kind. Everything
 // else mirrors upstream so other clients (client generators, IDEs) find what they expect.
+// Kinds with no PATCH operation (the create-only reviews) send kubectl to /openapi/v2, which
+// is built from these same documents (openapi-v2.ts).
 //
 // A document is built on first request and kept: the served set is fixed for the life of
 // the service, and definitions.json is fixed for the life of the binary. Its hash (SHA-512,
@@ -15,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { definitions, type JSONSchema } from '../api/schema.ts';
 import { definitionNameFor } from '../api/generated/kinds.ts';
 import { generatedResources, type GeneratedResource } from '../api/generated/resources.ts';
+import { buildV2Document, encodeV2Protobuf } from './openapi-v2.ts';
 import {
   actionParameters,
   commonParameters,
@@ -51,9 +54,27 @@ export interface OpenAPIService {
   root(): object;
   /** GET /openapi/v3/<gvPath> for gvPath 'api/v1' or 'apis/apps/v1' (leading slash tolerated); undefined if not served. */
   groupVersion(gvPath: string): OpenAPIDocument | undefined;
+  /** GET /openapi/v2: the Swagger 2.0 document of everything served, as JSON and as gnostic protobuf. */
+  v2(): OpenAPIV2Document;
   /** Replaces the custom resources' group-versions (CRDs changed). */
   setCustom(gvs: ServedGroupVersion[]): void;
 }
+
+export interface OpenAPIV2Document {
+  json: Buffer;
+  protobuf: Buffer;
+  /** The ETag header value, quoted, for the JSON form (the protobuf form's differs, as upstream). */
+  etag: string;
+  protobufEtag: string;
+}
+
+/**
+ * The protobuf media type as answered. client-go's OpenAPISchema() asks for the older spelling
+ * with '@' (OPENAPI_V2_PROTOBUF_DEPRECATED); the answer carries this one either way, as
+ * upstream's, since Go's mime parser rejects the '@'.
+ */
+export const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
+export const OPENAPI_V2_PROTOBUF_DEPRECATED = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
 
 export function createOpenAPIService(opts: { served: ServedGroupVersion[] }): OpenAPIService {
   const served = new Map<string, ServedGroupVersion>();
@@ -61,6 +82,7 @@ export function createOpenAPIService(opts: { served: ServedGroupVersion[] }): Op
   const schemas = new Map<string, JSONSchema>(); // converted once, shared by every document
   const built = new Map<string, OpenAPIDocument & { hash: string }>();
   let root: object | undefined;
+  let v2: OpenAPIV2Document | undefined;
 
   function document(gvPath: string): (OpenAPIDocument & { hash: string }) | undefined {
     const known = built.get(gvPath);
@@ -89,6 +111,18 @@ export function createOpenAPIService(opts: { served: ServedGroupVersion[] }): Op
         customPaths.push(p);
       }
       root = undefined;
+      v2 = undefined;
+    },
+    v2() {
+      if (!v2) {
+        const docs = [...served.keys()].sort().map((p) => buildGroupVersionDocument(served.get(p)!, schemas) as Record<string, any>);
+        const doc = buildV2Document(docs, definitions());
+        const json = Buffer.from(JSON.stringify(doc));
+        const protobuf = encodeV2Protobuf(doc);
+        const hash = (b: Buffer) => `"${createHash('sha512').update(b).digest('hex').toUpperCase()}"`;
+        v2 = { json, protobuf, etag: hash(json), protobufEtag: hash(protobuf) };
+      }
+      return v2;
     },
     root() {
       if (!root) {
@@ -562,4 +596,17 @@ function sortKeys(o: JSONSchema): JSONSchema {
   const out: JSONSchema = {};
   for (const k of Object.keys(o).sort()) out[k] = o[k];
   return out;
+}
+
+/** Which form of /openapi/v2 an Accept header asks for: the first acceptable one, or undefined (upstream: an empty 406). */
+export function openAPIV2Form(accept: string | undefined): 'json' | 'protobuf' | undefined {
+  if (!accept) return 'json';
+  for (const part of accept.split(',')) {
+    const type = part.split(';')[0].trim().toLowerCase();
+    const q = /;\s*q=([0-9.]+)/.exec(part);
+    if (q && Number(q[1]) === 0) continue;
+    if (type === OPENAPI_V2_PROTOBUF || type === OPENAPI_V2_PROTOBUF_DEPRECATED) return 'protobuf';
+    if (type === 'application/json' || type === 'application/*' || type === '*/*') return 'json';
+  }
+  return undefined;
 }

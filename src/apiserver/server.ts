@@ -26,7 +26,7 @@ import { Discovery, wantsAggregated } from './discovery.ts';
 import { ApiMetrics } from './metrics.ts';
 import { ensureClusterPKI, type ClusterPKI } from './pki.ts';
 import { createAuthenticator, parseTokenAuthFile, type Authenticator } from './authn.ts';
-import { createOpenAPIService } from './openapi.ts';
+import { createOpenAPIService, openAPIV2Form, OPENAPI_V2_PROTOBUF } from './openapi.ts';
 import { firstServiceIP, parseCidr } from './allocator.ts';
 import { bootstrapCluster, componentStatuses } from './bootstrap.ts';
 import { buildKubeconfig } from '../client/kubeconfig.ts';
@@ -252,8 +252,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         return res.end(metrics.render());
       case '/openapi/v3':
         return sendJSON(res, 200, openapi.root());
-      case '/openapi/v2':
-        return sendStatus(res, notFoundPath());
+      case '/openapi/v2': {
+        const form = openAPIV2Form(accept);
+        if (!form) {
+          res.writeHead(406, {});
+          return res.end();
+        }
+        const v2 = openapi.v2();
+        const etag = form === 'protobuf' ? v2.protobufEtag : v2.etag;
+        if (ifNoneMatch === etag) {
+          res.writeHead(304, { etag });
+          return res.end();
+        }
+        res.writeHead(200, { 'content-type': form === 'protobuf' ? OPENAPI_V2_PROTOBUF : 'application/json', etag });
+        if (form === 'json') return res.end(v2.json.toString('utf8'));
+        // Bytes: the socket response passes them on as they are (ApiResponse is typed for text).
+        return (res as unknown as { end(chunk: Uint8Array): void }).end(v2.protobuf);
+      }
       case '/.well-known/openid-configuration': {
         const host = advertiseAddress.includes(':') ? `[${advertiseAddress}]` : advertiseAddress;
         const jwksURI = `https://${host}:${(server.address() as { port: number } | null)?.port ?? 6443}/openid/v1/jwks`;

@@ -34,6 +34,7 @@ import { builtinControllers, startControllerManager } from '../src/controllers/m
 import { CONTROLLER_MANAGER_USER, TEST_ADMIN, TestBinder } from '../src/controllers/testing.ts';
 import { clearNotReadyTaints } from '../src/scheduler/testing/cluster.ts';
 import { startInProcessScheduler } from '../src/cli/scheduler.ts';
+import { printUsageAndExit } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -281,8 +282,7 @@ if (import.meta.main) {
     },
   });
   if (flags.help) {
-    process.stdout.write((await import('node:fs')).readFileSync(import.meta.filename, 'utf8').split('\n\n')[0].replace(/^\/\/ ?/gm, '') + '\n');
-    process.exit(0);
+    printUsageAndExit(import.meta.filename);
   }
   const quick = !!flags.quick;
   const config: ControllersBenchConfig = {

@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeconfigClient, type KubeconfigClient } from '../src/client/https.ts';
 import { ref } from '../src/client/resources.ts';
-import { processCpuMs, startChild, type Child } from './processes.ts';
+import { processCpuMs, startChild, type Child, printUsageAndExit } from './processes.ts';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -283,8 +283,7 @@ if (import.meta.main) {
     },
   });
   if (flags.help) {
-    process.stdout.write((await import('node:fs')).readFileSync(import.meta.filename, 'utf8').split('\n\n')[0].replace(/^\/\/ ?/gm, '') + '\n');
-    process.exit(0);
+    printUsageAndExit(import.meta.filename);
   }
   const config: IdleConfig = {
     nodes: Number(flags.nodes ?? 1000),

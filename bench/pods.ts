@@ -48,7 +48,7 @@ import { TEST_IMAGES } from '../test/images/build.ts';
 import { freeCIDR16 } from '../test/harness.ts';
 import { RealNodeCluster, realNodeNames, realNodePrerequisites } from '../test/real-node.ts';
 import { percentile } from './client.ts';
-import { processCpuMs, runJsonChild } from './processes.ts';
+import { processCpuMs, printUsageAndExit } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -401,16 +401,6 @@ export function formatPodsTable(r: PodsBenchResult): string {
   return [head, fmt(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(fmt), ...idle].join('\n');
 }
 
-/** `npm run bench` runs this in its own process; resolves undefined (with the reason logged) when skipped. */
-export async function runPodsBenchChild(args: string[] = [], log: (m: string) => void = () => {}): Promise<PodsBenchResult | undefined> {
-  const r = await runJsonChild<PodsBenchResult>(import.meta.filename, args, { cwd: REPO });
-  if ('skipped' in r) {
-    log(`pod startup latency skipped: ${r.skipped}`);
-    return undefined;
-  }
-  return r;
-}
-
 if (import.meta.main) {
   const { values: flags } = parseArgs({
     options: {
@@ -424,8 +414,7 @@ if (import.meta.main) {
     },
   });
   if (flags.help) {
-    process.stdout.write((await import('node:fs')).readFileSync(import.meta.filename, 'utf8').split('\n\n')[0].replace(/^\/\/ ?/gm, '') + '\n');
-    process.exit(0);
+    printUsageAndExit(import.meta.filename);
   }
   const why = podsBenchMissing();
   if (why) {

@@ -102,3 +102,9 @@ export function runJsonChild<T>(script: string, args: string[] = [], opts: { cwd
     });
   });
 }
+
+/** `--help` of a bench script: prints the comment block that opens `file` (its usage) and exits. */
+export function printUsageAndExit(file: string): never {
+  process.stdout.write(readFileSync(file, 'utf8').split('\n\n')[0].replace(/^\/\/ ?/gm, '') + '\n');
+  process.exit(0);
+}

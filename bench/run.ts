@@ -44,10 +44,10 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rawSqliteInsertsPerSecond } from '../src/storage/sqlite-baseline.ts';
 import { createClient, percentile, readAdminCredentials, runConcurrent, type Client, type Protocol, type StreamHandle } from './client.ts';
-import { processCpuMs, runJsonChild, startChild, type Child } from './processes.ts';
+import { processCpuMs, runJsonChild, startChild, type Child, printUsageAndExit } from './processes.ts';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
 import { formatSimTable, runSimBenchChild } from './sim.ts';
-import { formatPodsTable, runPodsBenchChild } from './pods.ts';
+import { formatPodsTable, type PodsBenchResult } from './pods.ts';
 import { formatProxyTable, type ProxyBenchResult } from './proxy.ts';
 import { formatDnsTable, type DnsBenchResult } from './dns.ts';
 
@@ -76,8 +76,7 @@ const { values: flags } = parseArgs({
   },
 });
 if (flags.help) {
-  process.stdout.write((await import('node:fs')).readFileSync(import.meta.filename, 'utf8').split('\n\n')[0].replace(/^\/\/ ?/gm, '') + '\n');
-  process.exit(0);
+  printUsageAndExit(import.meta.filename);
 }
 
 const quick = flags.quick ?? false;
@@ -515,11 +514,6 @@ try {
     log('simulated nodes (node bench/sim.ts)');
     sim = await runSimBenchChild(quick ? ['--quick'] : []);
   }
-  let pods;
-  if (!flags['no-pods']) {
-    log('pod startup latency on a real node (node bench/pods.ts)');
-    pods = await runPodsBenchChild([], log);
-  }
   /** A section measured by its own script in its own process; undefined (with the reason logged) when it cannot run here. */
   const section = async <T,>(name: string, script: string, args: string[]): Promise<T | undefined> => {
     log(`${name} (node bench/${script})`);
@@ -530,6 +524,7 @@ try {
     }
     return r as T;
   };
+  const pods = flags['no-pods'] ? undefined : await section<PodsBenchResult>('pod startup latency on a real node', 'pods.ts', []);
   const proxy = flags['no-proxy'] ? undefined : await section<ProxyBenchResult>('service proxy rule programming', 'proxy.ts', quick ? ['--rounds', '3'] : []);
   const dns = flags['no-dns'] ? undefined : await section<DnsBenchResult>('cluster DNS queries/s', 'dns.ts', quick ? ['--seconds', '3'] : []);
 

@@ -51,7 +51,7 @@ import { PodCIDRAllocator, suggestClusterCidr } from '../src/kubelet/sim/ipam.ts
 import { resolveConfiguration } from '../src/scheduler/config.ts';
 import { startScheduler } from '../src/scheduler/server.ts';
 import { clearNotReadyTaints } from '../src/scheduler/testing/cluster.ts';
-import { processCpuMs, startChild, type Child } from './processes.ts';
+import { processCpuMs, startChild, type Child, printUsageAndExit } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const NS = 'sched-test';
@@ -386,8 +386,7 @@ if (import.meta.main) {
     },
   });
   if (flags.help) {
-    process.stdout.write((await import('node:fs')).readFileSync(import.meta.filename, 'utf8').split('\n\n')[0].replace(/^\/\/ ?/gm, '') + '\n');
-    process.exit(0);
+    printUsageAndExit(import.meta.filename);
   }
   const quick = flags.quick ?? false;
   const num = (v: string | undefined, full: number, small: number) => (v !== undefined ? Number(v) : quick ? small : full);

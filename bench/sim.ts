@@ -39,7 +39,7 @@ import { startInProcessSimPool } from '../src/kubelet/sim/index.ts';
 import { PodCIDRAllocator, suggestClusterCidr } from '../src/kubelet/sim/ipam.ts';
 import { microTime, nodeLease } from '../src/kubelet/nodestatus.ts';
 import { randomUUID } from 'node:crypto';
-import { runJsonChild } from './processes.ts';
+import { runJsonChild, printUsageAndExit } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -382,8 +382,7 @@ if (import.meta.main) {
     },
   });
   if (flags.help) {
-    process.stdout.write((await import('node:fs')).readFileSync(import.meta.filename, 'utf8').split('\n\n')[0].replace(/^\/\/ ?/gm, '') + '\n');
-    process.exit(0);
+    printUsageAndExit(import.meta.filename);
   }
   const quick = flags.quick ?? false;
   const num = (v: string | undefined, full: number, small: number) => (v !== undefined ? Number(v) : quick ? small : full);

@@ -40,7 +40,7 @@ import { eventually } from '../src/client/testing.ts';
 import { nodeNetworkNames } from '../src/kubelet/network/index.ts';
 import { TEST_IMAGES } from './images/build.ts';
 import { freeCIDR16, type Kubectl } from './harness.ts';
-import { RealNodeCluster, httpGet, realNodeNames, realNodePrerequisites } from './real-node.ts';
+import { RealNodeCluster, httpGet, httpdDeployment, realNodeNames, realNodePrerequisites } from './real-node.ts';
 
 const { missing, why, skip } = realNodePrerequisites({ redis: true });
 
@@ -135,28 +135,7 @@ describe('cluster DNS, a LoadBalancer and the work queue on a real node', { skip
     // Two httpd pods behind a ClusterIP Service with a named port and a headless Service,
     // a client pod to resolve from, and the redis Deployment and Service of the work queue.
     const manifest = `
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: httpd
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: httpd}
-  template:
-    metadata:
-      labels: {app: httpd}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: httpd
-        image: ${TEST_IMAGES.busybox}
-        imagePullPolicy: Never
-        command: [sh, -c, 'mkdir -p /www; echo $(hostname) > /www/index.html; exec httpd -f -p 80 -h /www']
-        ports: [{name: http, containerPort: 80}]
-        readinessProbe:
-          tcpSocket: {port: 80}
-          periodSeconds: 1
+${httpdDeployment(2, { portName: 'http' })}
 ---
 apiVersion: v1
 kind: Service

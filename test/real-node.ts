@@ -321,3 +321,33 @@ export class RealNodeCluster {
     return result;
   }
 }
+
+/**
+ * The httpd Deployment of the Services scenarios: busybox httpd pods whose page is their
+ * own name, Ready once port 80 answers. YAML, for `kubectl apply -f -`.
+ */
+export function httpdDeployment(replicas: number, opts: { portName?: string } = {}): string {
+  const port = opts.portName ? `{name: ${opts.portName}, containerPort: 80}` : '{containerPort: 80}';
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: httpd
+spec:
+  replicas: ${replicas}
+  selector:
+    matchLabels: {app: httpd}
+  template:
+    metadata:
+      labels: {app: httpd}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: httpd
+        image: ${TEST_IMAGES.busybox}
+        imagePullPolicy: Never
+        command: [sh, -c, 'mkdir -p /www; echo $(hostname) > /www/index.html; exec httpd -f -p 80 -h /www']
+        ports: [${port}]
+        readinessProbe:
+          tcpSocket: {port: 80}
+          periodSeconds: 1`;
+}

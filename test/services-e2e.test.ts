@@ -28,7 +28,7 @@ import { nodeNetworkNames } from '../src/kubelet/network/index.ts';
 import { tableName } from '../src/proxy/proxier.ts';
 import { TEST_IMAGES } from './images/build.ts';
 import { KUBECTL, freeCIDR16, type Kubectl } from './harness.ts';
-import { RealNodeCluster, httpGet, machineIPv4, realNodeNames, realNodePrerequisites } from './real-node.ts';
+import { RealNodeCluster, httpGet, httpdDeployment, machineIPv4, realNodeNames, realNodePrerequisites } from './real-node.ts';
 
 /** This machine's first non-loopback IPv4: the node's InternalIP. */
 const nodeIP = machineIPv4();
@@ -122,28 +122,7 @@ describe('Services on a real node: the httpd scenario', { skip }, () => {
     // The scenario's objects: a 3-replica Deployment of httpd pages naming their pod, a
     // ClusterIP Service 8080→80, and a client pod to make requests from.
     const manifest = `
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: httpd
-spec:
-  replicas: 3
-  selector:
-    matchLabels: {app: httpd}
-  template:
-    metadata:
-      labels: {app: httpd}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: httpd
-        image: ${TEST_IMAGES.busybox}
-        imagePullPolicy: Never
-        command: [sh, -c, 'mkdir -p /www; echo $(hostname) > /www/index.html; exec httpd -f -p 80 -h /www']
-        ports: [{containerPort: 80}]
-        readinessProbe:
-          tcpSocket: {port: 80}
-          periodSeconds: 1
+${httpdDeployment(3)}
 ---
 apiVersion: v1
 kind: Service

@@ -13,13 +13,15 @@
 // read at both ends of the window, so they count what the server did, not what a watch saw.
 //
 //   node bench/idle.ts [--nodes 1000] [--settle-seconds 45] [--window-seconds 60]
-//                      [--rounds 1] [--cpu-prof] [--authorization-mode MODES] [--out bench/results]
+//                      [--rounds 1] [--cpu-prof] [--heap-prof] [--authorization-mode MODES]
+//                      [--out bench/results]
 //
 // --authorization-mode is passed to skiff up (its default when not given: Node,RBAC).
 //
 // --cpu-prof adds one more N-node run profiled over its window only (bench/cpu-window.ts)
 // and prints where the time went (bench/profile.ts); the profiler's cost stays out of the
-// figures. Writes <out>/idle-<ISO time>.json and prints a table. Stops only
+// figures. --heap-prof does the same with the sampling heap profiler: bytes allocated over
+// the window, by function, including what the GC already collected. Writes <out>/idle-<ISO time>.json and prints a table. Stops only
 // the processes it started.
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -31,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeconfigClient, type KubeconfigClient } from '../src/client/https.ts';
 import { ref } from '../src/client/resources.ts';
 import { processCpuMs, startChild, type Child, printUsageAndExit } from './processes.ts';
-import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
+import { formatHeapProfile, formatProfile, summarizeHeapProfile, summarizeProfile, type HeapProfileSummary, type ProfileSummary } from './profile.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -41,6 +43,7 @@ export interface IdleConfig {
   windowSeconds: number;
   rounds: number;
   cpuProf: boolean;
+  heapProf: boolean;
   /** skiff up's --authorization-mode; undefined: its default. */
   authorizationMode?: string;
 }
@@ -76,6 +79,7 @@ export interface IdleResult {
   /** Heartbeat CPU per lease update, all included (sim, transport, apiserver, store, watchers, controllers). */
   cpuUsPerLeaseUpdate: number;
   profile?: ProfileSummary;
+  heapProfile?: HeapProfileSummary & { allocatedKbPerLeaseUpdate: number };
 }
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
@@ -115,7 +119,13 @@ function rssMb(pid: number): number {
 }
 
 /** Starts `skiff up` with `nodes` simulated nodes, measures its idle window, stops it. */
-export async function measure(nodes: number, config: IdleConfig, log: (m: string) => void, profileFile?: string): Promise<IdleMeasurement> {
+export async function measure(
+  nodes: number,
+  config: IdleConfig,
+  log: (m: string) => void,
+  profile?: { kind: 'cpu' | 'heap'; file: string },
+): Promise<IdleMeasurement> {
+  const profileFile = profile?.file;
   const dir = await mkdtemp(join(tmpdir(), 'skiff-bench-idle-'));
   const name = `bench-idle-${process.pid}-${nodes}`;
   const args = [
@@ -142,7 +152,9 @@ export async function measure(nodes: number, config: IdleConfig, log: (m: string
   let child: Child | undefined;
   let kc: KubeconfigClient | undefined;
   try {
-    const env = profileFile ? { ...process.env, SKIFF_CPU_WINDOW_PROFILE: profileFile } : process.env;
+    const env = profile
+      ? { ...process.env, [profile.kind === 'cpu' ? 'SKIFF_CPU_WINDOW_PROFILE' : 'SKIFF_HEAP_WINDOW_PROFILE']: profile.file }
+      : process.env;
     const started = await startChild(args, { ready: /export KUBECONFIG=(\S+)\n/, timeoutMs: 120_000, cwd: REPO, env });
     child = started.child;
     const pid = child.proc.pid!;
@@ -218,12 +230,25 @@ export async function runIdleBench(config: IdleConfig, log: (m: string) => void 
     log(`profile: ${config.nodes} simulated nodes, over the window only`);
     const file = join(tmpdir(), `skiff-bench-idle-${process.pid}.cpuprofile`);
     await rm(file, { force: true });
-    await measure(config.nodes, config, log, file);
+    await measure(config.nodes, config, log, { kind: 'cpu', file });
     const saved = join(REPO, 'bench', 'results', `idle-${startedAt.toISOString().replace(/:/g, '-')}.cpuprofile`);
     await writeFile(saved, await readFile(file));
     await rm(file, { force: true });
     profile = summarizeProfile(saved, { top: 40, root: REPO });
     log(`  profile: ${saved}`);
+  }
+  let heapProfile: IdleResult['heapProfile'];
+  if (config.heapProf) {
+    log(`heap profile: ${config.nodes} simulated nodes, over the window only`);
+    const file = join(tmpdir(), `skiff-bench-idle-${process.pid}.heapprofile`);
+    await rm(file, { force: true });
+    const m = await measure(config.nodes, config, log, { kind: 'heap', file });
+    const saved = join(REPO, 'bench', 'results', `idle-${startedAt.toISOString().replace(/:/g, '-')}.heapprofile`);
+    await writeFile(saved, await readFile(file));
+    await rm(file, { force: true });
+    const summary = summarizeHeapProfile(saved, { top: 40, root: REPO });
+    heapProfile = { ...summary, allocatedKbPerLeaseUpdate: round(summary.totalKb / (m.leaseUpdatesPerSecond * m.windowSeconds), 1) };
+    log(`  heap profile: ${saved}`);
   }
   const base = median(rounds.map((r) => r.baseline.cpuPctOfCore));
   const withNodes = median(rounds.map((r) => r.nodes.cpuPctOfCore));
@@ -242,6 +267,7 @@ export async function runIdleBench(config: IdleConfig, log: (m: string) => void 
     // % of a core = 10 ms of CPU per second; per lease update in µs.
     cpuUsPerLeaseUpdate: leases > 0 ? Math.round((heartbeat * 10_000) / leases) : 0,
     profile,
+    heapProfile,
   };
 }
 
@@ -266,6 +292,12 @@ export function formatIdleTable(r: IdleResult): string {
     `per lease update:             ${r.cpuUsPerLeaseUpdate} us of CPU, all included (${r.leaseUpdatesPerSecond} node lease updates/s)`,
   );
   if (r.profile) lines.push('', `profile of the ${r.config.nodes}-node process over a ${r.config.windowSeconds} s idle window (a separate, profiled run):`, formatProfile(r.profile));
+  if (r.heapProfile)
+    lines.push(
+      '',
+      `allocation in the ${r.config.nodes}-node process over the window (a separate run): ${r.heapProfile.allocatedKbPerLeaseUpdate} KB per lease update, all included`,
+      formatHeapProfile(r.heapProfile),
+    );
   return lines.join('\n');
 }
 
@@ -277,6 +309,7 @@ if (import.meta.main) {
       'window-seconds': { type: 'string' },
       rounds: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      'heap-prof': { type: 'boolean' },
       'authorization-mode': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -291,6 +324,7 @@ if (import.meta.main) {
     windowSeconds: Number(flags['window-seconds'] ?? 60),
     rounds: Number(flags.rounds ?? 1),
     cpuProf: flags['cpu-prof'] ?? false,
+    heapProf: flags['heap-prof'] ?? false,
     authorizationMode: flags['authorization-mode'],
   };
   for (const [k, v] of Object.entries(config)) if (typeof v === 'number' && !(v >= 0)) throw new Error(`--${k}: not a number`);

@@ -1,8 +1,9 @@
 // Summarizes a V8 .cpuprofile (written by `node --cpu-prof`): where the process spent
 // its CPU, by function (self and inclusive time) and by file, with idle time set apart so
-// the shares are of busy time.
+// the shares are of busy time. A .heapprofile (the sampling heap profiler) is summarized
+// the same way in bytes allocated.
 //
-//   node bench/profile.ts <file.cpuprofile> [--top 25]
+//   node bench/profile.ts <file.cpuprofile|file.heapprofile> [--top 25]
 
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
@@ -43,7 +44,7 @@ export interface ProfileSummary {
 
 const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
 
-function label(n: ProfileNode, root: string): string {
+function label(n: Pick<ProfileNode, 'callFrame'>, root: string): string {
   const f = n.callFrame;
   const name = f.functionName || '(anonymous)';
   if (!f.url) return name;
@@ -138,8 +139,77 @@ export function formatProfile(s: ProfileSummary): string {
   return lines.join('\n');
 }
 
+interface HeapProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapProfileNode[];
+}
+
+export interface HeapRow {
+  name: string;
+  selfKb: number;
+  selfPct: number;
+  totalKb?: number;
+  totalPct?: number;
+}
+
+export interface HeapProfileSummary {
+  /** Bytes allocated over the window, as the sampling profiler estimates them. */
+  totalKb: number;
+  topSelf: HeapRow[];
+  topInclusive: HeapRow[];
+}
+
+/** Summarizes a sampling heap profile (HeapProfiler.stopSampling): where bytes were allocated, by function. */
+export function summarizeHeapProfile(file: string, opts: { top?: number; root?: string } = {}): HeapProfileSummary {
+  const top = opts.top ?? 25;
+  const root = opts.root ?? process.cwd();
+  const { head } = JSON.parse(readFileSync(file, 'utf8')) as { head: HeapProfileNode };
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  // Inclusive: each allocation counts once for every distinct function on its stack.
+  const walk = (n: HeapProfileNode, stack: Set<string>): void => {
+    const l = label(n, root);
+    const special = SPECIAL.has(n.callFrame.functionName);
+    const added = !special && !stack.has(l);
+    if (added) stack.add(l);
+    if (n.selfSize) {
+      total += n.selfSize;
+      self.set(l, (self.get(l) ?? 0) + n.selfSize);
+      for (const s of stack) inclusive.set(s, (inclusive.get(s) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, stack);
+    if (added) stack.delete(l);
+  };
+  walk(head, new Set());
+  const pct = (b: number) => +((100 * b) / total).toFixed(1);
+  const kb = (b: number) => Math.round(b / 1024);
+  return {
+    totalKb: kb(total),
+    topSelf: [...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, b]) => ({ name, selfKb: kb(b), selfPct: pct(b), totalKb: kb(inclusive.get(name) ?? 0), totalPct: pct(inclusive.get(name) ?? 0) })),
+    topInclusive: [...inclusive]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, b]) => ({ name, selfKb: kb(self.get(name) ?? 0), selfPct: pct(self.get(name) ?? 0), totalKb: kb(b), totalPct: pct(b) })),
+  };
+}
+
+export function formatHeapProfile(s: HeapProfileSummary): string {
+  const lines = [`allocated ${s.totalKb} KB over the window (sampled, collected objects included)`];
+  lines.push('', 'allocated by the function itself:');
+  for (const r of s.topSelf) lines.push(`  ${String(r.selfPct).padStart(5)}%  ${String(r.totalPct).padStart(5)}% incl  ${r.name}`);
+  lines.push('', 'allocated under the function:');
+  for (const r of s.topInclusive) lines.push(`  ${String(r.totalPct).padStart(5)}%  ${String(r.selfPct).padStart(5)}% self  ${r.name}`);
+  return lines.join('\n');
+}
+
 if (import.meta.main) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
-  if (!positionals[0]) throw new Error('usage: node bench/profile.ts <file.cpuprofile> [--top N]');
-  console.log(formatProfile(summarizeProfile(positionals[0], { top: Number(values.top) })));
+  if (!positionals[0]) throw new Error('usage: node bench/profile.ts <file.cpuprofile|file.heapprofile> [--top N]');
+  if (positionals[0].endsWith('.heapprofile')) console.log(formatHeapProfile(summarizeHeapProfile(positionals[0], { top: Number(values.top) })));
+  else console.log(formatProfile(summarizeProfile(positionals[0], { top: Number(values.top) })));
 }

@@ -46,6 +46,99 @@ export function decodeStored(kv: KeyValue): CachedObject {
 }
 
 /**
+ * Resources whose cached objects are kept as their JSON text alone (TextObject). Every
+ * node renews its Lease every 10 s and nothing in the server reads a lease but the next
+ * write to it: a decoded copy of each would be a long-lived object graph replaced every
+ * 10 s, which the garbage collector would promote and then trace for nothing.
+ */
+const TEXT_ONLY = new Set(['coordination.k8s.io/leases']);
+
+/**
+ * A cached object kept as text: `obj` parses the text on every read and keeps nothing, so
+ * a reader gets a private copy and no decoded graph outlives the request that read it.
+ */
+class TextObject implements CachedObject {
+  readonly key: string;
+  readonly json: string;
+  readonly modRevision: number;
+  /** The namespace segment of the key (namespaced resources), so watch dispatch need not parse. */
+  readonly namespace: string | undefined;
+
+  constructor(key: string, json: string, modRevision: number, namespace: string | undefined) {
+    this.key = key;
+    this.json = json;
+    this.modRevision = modRevision;
+    this.namespace = namespace;
+  }
+
+  get obj(): KObject {
+    return JSON.parse(this.json) as KObject;
+  }
+}
+
+/**
+ * decodeStored for a text-only resource: the JSON decodeStored would give, made from the
+ * stored text without decoding it. Stored text is JSON.stringify of the object without its
+ * resourceVersion, and decodeStored appends the resourceVersion as metadata's last key;
+ * inserting it there in the text gives the same string. Falls back to decodeStored for
+ * text of another shape.
+ */
+function decodeStoredText(kv: KeyValue, prefix: string, namespaced: boolean): CachedObject {
+  const end = metadataEnd(kv.value);
+  if (end < 0) return decodeStored(kv);
+  const text = kv.value;
+  const rv = `"resourceVersion":"${kv.modRevision}"`;
+  const json = text.slice(0, end) + (text.charCodeAt(end - 1) === 0x7b /* { */ ? rv : ',' + rv) + text.slice(end);
+  let namespace: string | undefined;
+  if (namespaced) {
+    const from = prefix.length + 1;
+    const slash = kv.key.indexOf('/', from);
+    namespace = slash > 0 ? kv.key.slice(from, slash) : undefined;
+  }
+  return new TextObject(kv.key, json, kv.modRevision, namespace);
+}
+
+/**
+ * The index of the '}' that closes the top-level "metadata" object of compact JSON text,
+ * or -1 when there is none or it already has a resourceVersion.
+ */
+export function metadataEnd(text: string): number {
+  const n = text.length;
+  if (text.charCodeAt(0) !== 0x7b) return -1;
+  let depth = 0;
+  let metaStart = -1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i++;
+        else if (d === 0x22) break;
+      }
+      // A key directly inside the top-level object, or directly inside metadata.
+      if (text.charCodeAt(i + 1) === 0x3a /* : */) {
+        if (depth === 1 && metaStart < 0 && i - start === 9 && text.startsWith('"metadata"', start)) {
+          if (text.charCodeAt(i + 2) !== 0x7b) return -1;
+          metaStart = i + 2;
+        } else if (depth === 2 && metaStart >= 0 && i - start === 16 && text.startsWith('"resourceVersion"', start)) {
+          return -1;
+        }
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 1 && metaStart >= 0) return c === 0x7d ? i : -1;
+    }
+  }
+  return -1;
+}
+
+/** A watcher's `matches` for a watch without selectors: dispatch then need not read the object. */
+export const MATCH_ALL = (_o: KObject): boolean => true;
+
+/**
  * An object as the event history keeps it: its JSON text, parsed again only when a resumed
  * watch replays it. Thousands of past versions held as decoded objects would be thousands
  * of long-lived object graphs for the garbage collector to trace over and over (a
@@ -82,9 +175,18 @@ export class ResourceCache {
   private historyFloor: number;
   readonly watchers = new Set<Watcher>();
 
+  /** Objects kept as text alone (see TEXT_ONLY). */
+  private readonly textOnly: boolean;
+
   constructor(info: ResourceInfo, startRevision: number) {
     this.info = info;
     this.historyFloor = startRevision;
+    this.textOnly = TEXT_ONLY.has(`${info.group}/${info.plural}`);
+  }
+
+  /** The cached form of a stored object of this resource. */
+  decode(kv: KeyValue): CachedObject {
+    return this.textOnly ? decodeStoredText(kv, this.info.storagePrefix, this.info.namespaced) : decodeStored(kv);
   }
 
   /** Keys in sorted order (the order lists and continue tokens use). */
@@ -137,17 +239,18 @@ export class ResourceCache {
 export function dispatch(w: Watcher, ev: CacheEvent): void {
   if (ev.revision <= w.afterRevision) return;
   const ns = w.namespace;
-  if (ns !== undefined && ev.cur.obj.metadata.namespace !== ns) return;
-  const now = w.matches(ev.cur.obj);
+  if (ns !== undefined && (ev.cur instanceof TextObject ? ev.cur.namespace : ev.cur.obj.metadata.namespace) !== ns) return;
+  const all = w.matches === MATCH_ALL;
+  const now = all || w.matches(ev.cur.obj);
   if (ev.type === 'ADDED') {
     if (now) w.deliver('ADDED', ev.cur);
     return;
   }
   if (ev.type === 'DELETED') {
-    if (ev.prev ? w.matches(ev.prev.obj) : now) w.deliver('DELETED', ev.cur);
+    if (ev.prev && !all ? w.matches(ev.prev.obj) : now) w.deliver('DELETED', ev.cur);
     return;
   }
-  const before = ev.prev ? w.matches(ev.prev.obj) : now;
+  const before = ev.prev && !all ? w.matches(ev.prev.obj) : now;
   if (now && before) w.deliver('MODIFIED', ev.cur);
   else if (now) w.deliver('ADDED', ev.cur);
   else if (before) w.deliver('DELETED', ev.cur);
@@ -181,7 +284,7 @@ export class WatchCache {
       const page = await this.store.range('/registry/', { revision: rev, limit: 5000, startKey });
       for (const kv of page.kvs) {
         const rc = this.cacheForKey(kv.key);
-        if (rc) rc.items.set(kv.key, decodeStored(kv));
+        if (rc) rc.items.set(kv.key, rc.decode(kv));
       }
       if (!page.more || page.kvs.length === 0) break;
       startKey = page.kvs[page.kvs.length - 1].key + '\0';
@@ -250,7 +353,7 @@ export class WatchCache {
       if (rc) {
         const prev = rc.items.get(e.kv.key);
         if (e.type === 'PUT') {
-          const cur = decodeStored(e.kv);
+          const cur = rc.decode(e.kv);
           rc.apply({ type: prev ? 'MODIFIED' : 'ADDED', revision, cur, prev });
         } else if (prev) {
           // A deleted object is reported with its last state and the delete's revision.

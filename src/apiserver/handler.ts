@@ -31,7 +31,7 @@ import { duplicateFields } from '../api/duplicates.ts';
 import { deleteReturnsObject } from '../api/generated/openapi-operations.ts';
 import { applyPatch, patchTypeFromContentType } from './patch.ts';
 import { defaultManager, patchOptionsError, serverSideApply } from './apply/fieldmanager.ts';
-import type { CachedObject } from './cache.ts';
+import { MATCH_ALL, type CachedObject } from './cache.ts';
 import type { View } from './views.ts';
 import type { TablePrinter } from '../api/printers.ts';
 import { getPath, setPath } from './crd/structural.ts';
@@ -408,7 +408,7 @@ export class ApiHandler {
     const field = fs ? parseFieldSelectorFor(info.group, info.plural, fs) : undefined;
     const labelActive = label && !label.empty;
     const fieldActive = field && field.requirements.length > 0;
-    if (!labelActive && !fieldActive) return { matches: () => true, filtered: false };
+    if (!labelActive && !fieldActive) return { matches: MATCH_ALL, filtered: false };
     return {
       matches: (o) =>
         (!labelActive || label!.matches(o.metadata.labels)) &&
@@ -490,7 +490,8 @@ export class ApiHandler {
     const line = (type: string, stored: CachedObject): string => {
       const c = this.presentCached(info, stored);
       if (!tb) return `{"type":"${type}","object":${c.json}}\n`;
-      const t = tb.table([c.obj], { resourceVersion: c.obj.metadata.resourceVersion }, first);
+      const obj = c.obj;
+      const t = tb.table([obj], { resourceVersion: obj.metadata.resourceVersion }, first);
       first = false;
       return `{"type":"${type}","object":${JSON.stringify(t)}}\n`;
     };

@@ -25,7 +25,7 @@ import { decodeError, validateObject } from '../api/validation/index.ts';
 import { recordUpdate } from './apply/fieldmanager.ts';
 import type { Store, KeyValue } from '../storage/store.ts';
 import { CompactedError } from '../storage/store.ts';
-import { type CachedObject, decodeStored, dispatch, type WatchCache, type Watcher } from './cache.ts';
+import { type CachedObject, decodeStored, dispatch, MATCH_ALL, type WatchCache, type Watcher } from './cache.ts';
 import type { Strategy, StrategyContext } from './strategies.ts';
 
 export interface RequestContext {
@@ -252,7 +252,7 @@ export class Registry {
       const k = keys[i];
       if (!k.startsWith(prefix)) break;
       const o = rc.items.get(k)!;
-      if (!matches(o.obj)) continue;
+      if (matches !== MATCH_ALL && !matches(o.obj)) continue;
       if (limit && items.length === limit) {
         return this.pageResult(items, revision, keys, i, prefix, opts.filtered);
       }
@@ -341,7 +341,7 @@ export class Registry {
       for (const k of rc.sortedKeys()) {
         if (!k.startsWith(prefix)) continue;
         const o = rc.items.get(k)!;
-        if (opts.matches(o.obj)) initial.push(o);
+        if (opts.matches === MATCH_ALL || opts.matches(o.obj)) initial.push(o);
       }
     }
     const w: Watcher = {

@@ -21,6 +21,8 @@ export interface SharedInformerFactoryOptions {
   log?: Logger;
   /** Passed to every informer (tests shorten the retry delays). */
   informerDefaults?: Pick<InformerOptions, 'pageSize' | 'minBackoffMs' | 'maxBackoffMs'>;
+  /** Applied by every informer to the objects it caches (see InformerOptions.transform). */
+  transform?: (obj: KObject) => KObject;
 }
 
 export class SharedInformerFactory {
@@ -47,6 +49,7 @@ export class SharedInformerFactory {
         fieldSelector: scope.fieldSelector,
         resyncPeriodMs: this.opts.resyncPeriodMs,
         log: this.opts.log,
+        transform: this.opts.transform as ((obj: T) => T) | undefined,
       });
       this.informers.set(key, inf);
       if (this.signal && !this.signal.aborted) inf.start(this.signal);

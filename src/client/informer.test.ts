@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KObject } from '../api/object.ts';
 import { SharedInformerFactory } from './factory.ts';
-import { Informer, type ResourceEventHandlers } from './informer.ts';
+import { Informer, stripManagedFields, type ResourceEventHandlers } from './informer.ts';
 import { ref } from './resources.ts';
 import { createClient } from './rest.ts';
 import { eventually, PartitionableTransport, startClientTestServer, type ClientTestServer } from './testing.ts';
@@ -92,6 +92,27 @@ for (const kind of ['https', 'inprocess'] as const) {
       const late = recorder();
       inf.addEventHandler(late.handlers);
       assert.deepEqual(late.log.sort(), ['add x', 'add y']);
+    });
+
+    it('a transform (stripManagedFields, as the controller manager and scheduler use) shapes listed and watched objects alike', async () => {
+      await setup();
+      await c.create(ref.configmaps, ns, cm('listed'));
+      const factory = new SharedInformerFactory(c, { transform: stripManagedFields, informerDefaults: FAST });
+      const inf = factory.informerFor(ref.configmaps, { namespace: ns });
+      const seen: KObject[] = [];
+      inf.addEventHandler({ onAdd: (o) => seen.push(o), onUpdate: (_a, b) => seen.push(b) });
+      factory.start(ac.signal);
+      assert.equal(await factory.waitForSync(ac.signal), true);
+      await c.create(ref.configmaps, ns, cm('watched'));
+      await c.patch(ref.configmaps, ns, 'watched', 'merge', { data: { k: 'v' } });
+      await eventually(() => seen.length === 3, 5000, 'events');
+      // The server tracks them (an update without managedFields keeps the live ones); the cache does not hold them.
+      assert.ok((await c.get(ref.configmaps, ns, 'watched')).metadata.managedFields?.length);
+      for (const o of [...seen, ...inf.lister.list(ns)]) assert.equal(o.metadata.managedFields, undefined, o.metadata.name);
+      assert.deepEqual(inf.lister.get(ns, 'watched')?.data, { k: 'v' });
+      const current = inf.lister.get(ns, 'watched')!;
+      await c.update(ref.configmaps, ns, { ...current, data: { k: 'w' } });
+      assert.ok((await c.get(ref.configmaps, ns, 'watched')).metadata.managedFields?.length);
     });
 
     it('resumes a watch that ends from the last resourceVersion, without relisting', async () => {

@@ -42,6 +42,21 @@ export interface InformerOptions<T extends KObject = KObject> {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   log?: Logger;
+  /**
+   * Applied to every object a list or watch brings, before it enters the cache and reaches
+   * handlers (client-go's SetTransform). It may change the object in place and return it.
+   */
+  transform?: (obj: T) => T;
+}
+
+/**
+ * A transform that drops metadata.managedFields, as kube-controller-manager's and
+ * kube-scheduler's informers do: controllers never read them, and they are much of what
+ * a cached object weighs. An update sent without managedFields keeps the live ones.
+ */
+export function stripManagedFields<T extends KObject>(obj: T): T {
+  if (obj.metadata?.managedFields !== undefined) delete obj.metadata.managedFields;
+  return obj;
 }
 
 export interface HandlerRegistration {
@@ -212,9 +227,12 @@ export class Informer<T extends KObject = KObject> {
     if (signal.aborted) return;
     // Items of a list carry no kind; the watch's objects do. Give them the same shape.
     const apiVersion = this.ref.group ? `${this.ref.group}/${this.ref.version}` : this.ref.version;
-    for (const o of items) {
+    const transform = this.opts.transform;
+    for (let i = 0; i < items.length; i++) {
+      const o = items[i];
       if (o.apiVersion === undefined) o.apiVersion = apiVersion;
       if (o.kind === undefined && kind) o.kind = kind;
+      if (transform) items[i] = transform(o);
     }
     this.replace(items, rv);
   }
@@ -268,7 +286,7 @@ export class Informer<T extends KObject = KObject> {
   }
 
   private apply(ev: WatchEvent<T>): void {
-    const o = ev.object;
+    const o = this.opts.transform && ev.type !== 'BOOKMARK' ? this.opts.transform(ev.object) : ev.object;
     const rv = o.metadata?.resourceVersion;
     switch (ev.type) {
       case 'ADDED':

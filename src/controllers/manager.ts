@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createClient } from '../client/rest.ts';
 import { SharedInformerFactory, type SharedInformerFactoryOptions } from '../client/factory.ts';
+import { stripManagedFields } from '../client/informer.ts';
 import { EventBroadcaster } from '../client/events.ts';
 import { LeaderElector } from '../client/leaderelection.ts';
 import type { Client, Transport } from '../client/types.ts';
@@ -121,7 +122,12 @@ export function startControllerManager(opts: ControllerManagerOptions, signal: A
   const lead = async (term: AbortSignal): Promise<void> => {
     leading = true;
     const started = performance.now();
-    const factory = new SharedInformerFactory(client, { ...opts.informer, log: (m, f) => log(m, { logger: 'informer', ...f }) });
+    // Cached objects without managedFields, as kube-controller-manager's informers keep them.
+    const factory = new SharedInformerFactory(client, {
+      transform: stripManagedFields,
+      ...opts.informer,
+      log: (m, f) => log(m, { logger: 'informer', ...f }),
+    });
     const broadcaster = new EventBroadcaster(client, { log: (m, f) => log(m, { logger: 'events', ...f }) });
     const runs: Promise<void>[] = [];
     for (const c of opts.controllers) {

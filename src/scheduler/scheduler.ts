@@ -15,7 +15,7 @@
 import type { KObject } from '../api/object.ts';
 import { EventBroadcaster, type EventRecorder } from '../client/events.ts';
 import { SharedInformerFactory } from '../client/factory.ts';
-import type { Informer } from '../client/informer.ts';
+import { stripManagedFields, type Informer } from '../client/informer.ts';
 import type { Lister } from '../client/indexer.ts';
 import { ref } from '../client/resources.ts';
 import type { Client } from '../client/types.ts';
@@ -162,7 +162,8 @@ export class Scheduler {
     this.config = opts.config ?? resolveConfiguration({});
     this.log = opts.log ?? (() => {});
     this.ownsFactory = !opts.factory;
-    this.factory = opts.factory ?? new SharedInformerFactory(opts.client, { log: this.log });
+    // Cached objects without managedFields, as kube-scheduler's informers keep them.
+    this.factory = opts.factory ?? new SharedInformerFactory(opts.client, { log: this.log, transform: stripManagedFields });
     this.ownsBroadcaster = !opts.broadcaster;
     this.broadcaster = opts.broadcaster ?? new EventBroadcaster(opts.client, { log: this.log });
     this.bindSem = new Semaphore(opts.bindConcurrency ?? 64);

@@ -97,6 +97,17 @@ export interface NodeLifecycleControllerOptions {
   nodeEvictionPeriodMs?: number;
 }
 
+interface HealthObservation {
+  observed: NodeCondition;
+  current: NodeCondition | undefined;
+  health: NodeHealth;
+  /** Whether the health entry took this node's conditions in this observation. */
+  taken: boolean;
+  now: number;
+  /** The grace period has passed: the node's conditions must be set Unknown. */
+  write: boolean;
+}
+
 interface NodeHealth {
   probeTimestamp: number;
   readyTransitionTimestamp: number;
@@ -280,7 +291,37 @@ export class NodeLifecycleController {
     }
 
     const zoneConditions = new Map<string, (NodeCondition | undefined)[]>();
-    await forEachLimit(nodes, async (cached) => {
+    const addZoneCondition = (node: KObject, c: NodeCondition | undefined) => {
+      if (node.metadata.labels?.[LABEL_NODE_EXCLUDE_DISRUPTION] !== undefined) return;
+      const z = zoneKey(node);
+      const list = zoneConditions.get(z);
+      if (list) list.push(c);
+      else zoneConditions.set(z, [c]);
+    };
+    // Most passes find every node Ready, heartbeating and untainted: for those the pass has
+    // nothing to write, and it runs here without a promise per node. The rest take the
+    // general path below.
+    const rest: KObject[] = [];
+    const observations = new Map<KObject, HealthObservation>();
+    for (const node of nodes) {
+      const name = node.metadata.name!;
+      const h = this.observeNodeHealth(node);
+      if (
+        h.write ||
+        h.observed.status !== 'True' ||
+        h.current?.status !== 'True' ||
+        (node.spec?.taints as Taint[] | undefined)?.length ||
+        this.nodesToRetry.has(name)
+      ) {
+        rest.push(node);
+        observations.set(node, h);
+        continue;
+      }
+      addZoneCondition(node, h.current);
+      // processTaintBaseEviction of a Ready node without taints: markNodeAsReachable drops any pending tainting.
+      this.zoneTainter(node).remove(name);
+    }
+    await forEachLimit(rest, async (cached) => {
       if (signal.aborted) return;
       // The informer's copy is read, never written: tryUpdateNodeHealth clones it only when
       // it must write the node's status.
@@ -288,7 +329,8 @@ export class NodeLifecycleController {
       let result: { observed: NodeCondition; current: NodeCondition | undefined } | undefined;
       for (let attempt = 0; attempt < 5 && node && !result; attempt++) {
         try {
-          const r = await this.tryUpdateNodeHealth(node);
+          // The first attempt goes on from this pass's observation; a retry observes the node it re-read.
+          const r = await this.tryUpdateNodeHealth(node, attempt === 0 ? observations.get(cached) : undefined);
           result = r;
           node = r.node;
         } catch (e) {
@@ -305,12 +347,7 @@ export class NodeLifecycleController {
         ctx.log('Update health of Node from Controller error, Skipping - no pods will be evicted', { node: cached.metadata.name });
         return;
       }
-      if (node.metadata.labels?.[LABEL_NODE_EXCLUDE_DISRUPTION] === undefined) {
-        const z = zoneKey(node);
-        const list = zoneConditions.get(z);
-        if (list) list.push(result.current);
-        else zoneConditions.set(z, [result.current]);
-      }
+      addZoneCondition(node, result.current);
       const { observed, current } = result;
       const name = node.metadata.name!;
       if (current) {
@@ -335,12 +372,12 @@ export class NodeLifecycleController {
   }
 
   /**
-   * Folds the node's latest heartbeat (Ready condition or Lease) into the health map and,
-   * past the grace period, sets its conditions Unknown. Returns the Ready condition as
-   * observed before and as it is now. Throws when the status write fails.
+   * The first half of tryUpdateNodeHealth: folds the node's latest heartbeat (Ready
+   * condition or Lease) into the health map, and tells whether the grace period has passed
+   * (`write`: its conditions must be set Unknown). Reads `node`, never writes it.
    */
-  private async tryUpdateNodeHealth(node: KObject): Promise<{ observed: NodeCondition; current: NodeCondition | undefined; node: KObject }> {
-    const { ctx, inf, signal } = this;
+  private observeNodeHealth(node: KObject): HealthObservation {
+    const { inf } = this;
     const name = node.metadata.name!;
     const now = Date.now();
     const created = Date.parse(node.metadata.creationTimestamp ?? '') || now;
@@ -387,7 +424,23 @@ export class NodeLifecycleController {
     }
     this.health.set(name, health);
 
-    if (now > health.probeTimestamp + grace) {
+    return { observed, current, health, taken, now, write: now > health.probeTimestamp + grace };
+  }
+
+  /**
+   * Folds the node's latest heartbeat (Ready condition or Lease) into the health map and,
+   * past the grace period, sets its conditions Unknown. Returns the Ready condition as
+   * observed before and as it is now. Throws when the status write fails.
+   */
+  private async tryUpdateNodeHealth(
+    node: KObject,
+    obs = this.observeNodeHealth(node),
+  ): Promise<{ observed: NodeCondition; current: NodeCondition | undefined; node: KObject }> {
+    const { ctx, signal } = this;
+    const name = node.metadata.name!;
+    const { observed, health, taken, now } = obs;
+    let current = obs.current;
+    if (obs.write) {
       node = structuredClone(node);
       node.status ??= {};
       // The health entry shares the conditions it was taken from, as it did the clone's before.

@@ -17,7 +17,7 @@
 
 import type { KObject } from '../../api/object.ts';
 import { isStatusError } from '../../api/errors.ts';
-import { Informer } from '../../client/informer.ts';
+import { Informer, stripManagedFields } from '../../client/informer.ts';
 import { ref } from '../../client/resources.ts';
 import type { Client } from '../../client/types.ts';
 import { RateLimitingQueue, runWorkers } from '../../client/workqueue.ts';
@@ -109,6 +109,11 @@ interface SimNode {
   ipam: PodIPAllocator;
   internalIP: string;
   uid?: string;
+  /**
+   * The lease as last written, without managedFields: a renewal sent without them keeps the
+   * server's (as the kubelet's, which sends back what it got, ends up with), and each of
+   * a thousand nodes holds a smaller copy between renewals.
+   */
   lease?: KObject;
   conditions?: NodeCondition[];
   /** nodeConditionsChanged(conditions, HEALTHY), kept as conditions are set. */
@@ -454,7 +459,7 @@ export class SimPool {
     if (n.lease) {
       const next = { ...n.lease, spec: { ...n.lease.spec, holderIdentity: n.name, renewTime: microTime(now) } };
       try {
-        n.lease = await n.client.update(leases, NODE_LEASE_NAMESPACE, next);
+        n.lease = stripManagedFields(await n.client.update(leases, NODE_LEASE_NAMESPACE, next));
         this.counters.leaseRenewals++;
         return;
       } catch (e) {
@@ -464,12 +469,12 @@ export class SimPool {
       }
     }
     try {
-      n.lease = await n.client.create(leases, NODE_LEASE_NAMESPACE, nodeLease({ name: n.name, uid: n.uid }, now));
+      n.lease = stripManagedFields(await n.client.create(leases, NODE_LEASE_NAMESPACE, nodeLease({ name: n.name, uid: n.uid }, now)));
     } catch (e) {
       if (!isStatusError(e) || e.code !== 409) throw e;
       const current = await n.client.get(leases, NODE_LEASE_NAMESPACE, n.name);
       const fresh = nodeLease({ name: n.name, uid: n.uid }, now);
-      n.lease = await n.client.update(leases, NODE_LEASE_NAMESPACE, { ...current, metadata: { ...current.metadata, ownerReferences: fresh.metadata.ownerReferences }, spec: { ...current.spec, ...fresh.spec } });
+      n.lease = stripManagedFields(await n.client.update(leases, NODE_LEASE_NAMESPACE, { ...current, metadata: { ...current.metadata, ownerReferences: fresh.metadata.ownerReferences }, spec: { ...current.spec, ...fresh.spec } }));
     }
     this.counters.leaseRenewals++;
   }

@@ -509,12 +509,22 @@ export class DeploymentController {
     const maxScaledDown = allPods - minAvail - newRSUnavailable;
     if (maxScaledDown <= 0) return false;
     // Unhealthy old replicas first: removing them costs no availability.
-    const { rss, count: cleaned } = await this.cleanupUnhealthyReplicas(oldRSs, d, maxScaledDown);
+    const cleanup = await this.cleanupUnhealthyReplicas(oldRSs, d, maxScaledDown);
+    // A status behind its spec: upstream gives up on old ReplicaSets this sync (the status update requeues).
+    if (!cleanup) return false;
+    const { rss, count: cleaned } = cleanup;
     const scaled = await this.scaleDownOldReplicaSetsForRollingUpdate([...rss, newRS], rss, d);
     return cleaned + scaled > 0;
   }
 
-  private async cleanupUnhealthyReplicas(oldRSs: KObject[], d: KObject, maxCleanup: number): Promise<{ rss: KObject[]; count: number }> {
+  /**
+   * Scales old ReplicaSets down by their unavailable replicas (at most maxCleanup in all).
+   * undefined, as upstream's "got invalid request to scale down" error, when a ReplicaSet's
+   * status still counts more available replicas than its spec asks for (its controller has
+   * not caught up with an earlier scale down): spec - available would be a scale UP, which
+   * makes its controller create a pod for an old ReplicaSet in the middle of a rollout.
+   */
+  private async cleanupUnhealthyReplicas(oldRSs: KObject[], d: KObject, maxCleanup: number): Promise<{ rss: KObject[]; count: number } | undefined> {
     const rss = [...oldRSs].sort(byCreationTimestamp);
     let total = 0;
     for (const [i, rs] of rss.entries()) {
@@ -523,6 +533,7 @@ export class DeploymentController {
       const available = rs.status?.availableReplicas ?? 0;
       if (replicasOf(rs) === available) continue;
       const down = Math.min(maxCleanup - total, replicasOf(rs) - available);
+      if (down < 0) return undefined;
       const { rs: updated } = await this.scaleReplicaSetAndRecordEvent(rs, replicasOf(rs) - down, d);
       total += down;
       rss[i] = updated;

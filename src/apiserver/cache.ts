@@ -7,6 +7,7 @@ import type { KObject } from '../api/object.ts';
 import type { ResourceInfo } from '../api/resources.ts';
 import { gone } from '../api/errors.ts';
 import type { KeyValue, Store, WatchEvent } from '../storage/store.ts';
+import { cloneObject } from './patch/values.ts';
 
 export interface CachedObject {
   key: string;
@@ -357,7 +358,7 @@ export class WatchCache {
           rc.apply({ type: prev ? 'MODIFIED' : 'ADDED', revision, cur, prev });
         } else if (prev) {
           // A deleted object is reported with its last state and the delete's revision.
-          const obj = structuredClone(prev.obj);
+          const obj = cloneObject(prev.obj);
           obj.metadata.resourceVersion = String(revision);
           const cur: CachedObject = { key: prev.key, obj, json: JSON.stringify(obj), modRevision: revision };
           rc.apply({ type: 'DELETED', revision, cur, prev });

@@ -27,6 +27,7 @@ import type { Store, KeyValue } from '../storage/store.ts';
 import { CompactedError } from '../storage/store.ts';
 import { type CachedObject, decodeStored, dispatch, MATCH_ALL, type WatchCache, type Watcher } from './cache.ts';
 import type { Strategy, StrategyContext } from './strategies.ts';
+import { cloneObject } from './patch/values.ts';
 
 export interface RequestContext {
   signal?: AbortSignal;
@@ -498,7 +499,7 @@ export class Registry {
       const old = current.obj;
       // A mutate that declares no parameter (a PUT's `() => obj`) cannot read or change the
       // current object: it needs no private copy.
-      const draft = await mutate(mutate.length === 0 ? old : structuredClone(old));
+      const draft = await mutate(mutate.length === 0 ? old : cloneObject(old));
       const pinned = draft.metadata?.resourceVersion;
       if (pinned !== undefined && pinned !== '' && pinned !== old.metadata.resourceVersion) {
         throw conflict(this.gr(info), name);
@@ -564,7 +565,7 @@ export class Registry {
     applyDefaults(gvk, draft);
     if (sub === 'status') {
       // A write to /status changes status only (and nothing else of the object).
-      next = structuredClone(old);
+      next = cloneObject(old);
       if (draft.status === undefined) delete next.status;
       else next.status = draft.status;
       // An apply to /status recorded its managedFields on the draft (ResetObjectMetaForStatus keeps them).
@@ -575,10 +576,10 @@ export class Registry {
       next.kind = info.kind;
       if (hasStatus && sub !== 'finalize' && sub !== 'binding') {
         if (old.status === undefined) delete next.status;
-        else next.status = structuredClone(old.status);
+        else next.status = cloneObject(old.status);
       }
       if (info.plural === 'namespaces' && info.group === '' && sub !== 'finalize') {
-        next.spec = structuredClone(old.spec);
+        next.spec = cloneObject(old.spec);
       }
     }
     const m = next.metadata;
@@ -642,7 +643,7 @@ export class Registry {
         if (!got.kv) throw notFound(this.gr(info), name);
         current = decodeStored(got.kv);
       }
-      const obj = structuredClone(current.obj);
+      const obj = cloneObject(current.obj);
       const pre = opts.preconditions;
       if (pre?.uid && pre.uid !== obj.metadata.uid) {
         throw conflict(this.gr(info), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`);

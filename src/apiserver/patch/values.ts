@@ -35,6 +35,15 @@ export function deepClone<T extends JSONValue>(v: T): T {
   return out as T;
 }
 
+/**
+ * A private deep copy of a decoded object (JSON values; an undefined value stays as a key):
+ * several times faster than structuredClone, which also walks every property but through
+ * the general structured-clone machinery.
+ */
+export function cloneObject<T>(v: T): T {
+  return deepClone(v as unknown as JSONValue) as unknown as T;
+}
+
 export function deepEqual(a: JSONValue | undefined, b: JSONValue | undefined): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;

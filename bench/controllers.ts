@@ -19,7 +19,7 @@
 //
 // Writes <out>/controllers-<ISO time>.json and <out>/controllers-latest.json unless --json.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +34,7 @@ import { builtinControllers, startControllerManager } from '../src/controllers/m
 import { CONTROLLER_MANAGER_USER, TEST_ADMIN, TestBinder } from '../src/controllers/testing.ts';
 import { clearNotReadyTaints } from '../src/scheduler/testing/cluster.ts';
 import { startInProcessScheduler } from '../src/cli/scheduler.ts';
-import { printUsageAndExit } from './processes.ts';
+import { printUsageAndExit, saveResult } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -296,11 +296,7 @@ if (import.meta.main) {
   if (flags.json) {
     process.stdout.write(JSON.stringify(result) + '\n');
   } else {
-    const outDir = resolve(REPO, flags.out ?? 'bench/results');
-    await mkdir(outDir, { recursive: true });
-    const json = JSON.stringify(result, null, 2) + '\n';
-    await writeFile(join(outDir, `controllers-${result.startedAt.replace(/:/g, '-')}.json`), json);
-    await writeFile(join(outDir, 'controllers-latest.json'), json);
+    await saveResult(resolve(REPO, flags.out ?? 'bench/results'), 'controllers', result);
     process.stdout.write(table(result) + '\n');
   }
   process.exit(0);

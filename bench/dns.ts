@@ -12,11 +12,12 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { saveResult } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const ADDR = '127.0.0.2';
@@ -168,12 +169,7 @@ async function main(): Promise<void> {
       return;
     }
     console.log(formatDnsTable(out));
-    const resDir = join(REPO, 'bench', 'results');
-    await mkdir(resDir, { recursive: true });
-    const f = join(resDir, `dns-${out.startedAt.replace(/:/g, '-')}.json`);
-    await writeFile(f, JSON.stringify(out, null, 2) + '\n');
-    await writeFile(join(resDir, 'dns-latest.json'), JSON.stringify(out, null, 2) + '\n');
-    console.log(`wrote ${f}`);
+    console.log(`wrote ${await saveResult(join(REPO, 'bench', 'results'), 'dns', out)}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

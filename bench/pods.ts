@@ -34,7 +34,6 @@
 
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import path, { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,7 +47,7 @@ import { TEST_IMAGES } from '../test/images/build.ts';
 import { freeCIDR16 } from '../test/harness.ts';
 import { RealNodeCluster, realNodeNames, realNodePrerequisites } from '../test/real-node.ts';
 import { percentile } from './client.ts';
-import { processCpuMs, printUsageAndExit } from './processes.ts';
+import { processCpuMs, printUsageAndExit, saveResult } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -437,12 +436,7 @@ if (import.meta.main) {
   if (flags.json) {
     process.stdout.write(JSON.stringify(result) + '\n');
   } else {
-    const outDir = resolve(flags.out ?? join(REPO, 'bench', 'results'));
-    await mkdir(outDir, { recursive: true });
-    const json = JSON.stringify(result, null, 2) + '\n';
-    const file = join(outDir, `pods-${result.startedAt.replace(/:/g, '-')}.json`);
-    await writeFile(file, json);
-    await writeFile(join(outDir, 'pods-latest.json'), json);
+    const file = await saveResult(resolve(flags.out ?? join(REPO, 'bench', 'results')), 'pods', result);
     process.stdout.write(formatPodsTable(result) + `\n\nwrote ${file}\n`);
   }
   process.exit(0);

@@ -4,6 +4,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export interface Child {
   proc: ChildProcess;
@@ -101,6 +103,19 @@ export function runJsonChild<T>(script: string, args: string[] = [], opts: { cwd
       }
     });
   });
+}
+
+/**
+ * Writes a bench result as <dir>/<kind>-<its startedAt>.json and <dir>/<kind>-latest.json
+ * (creating `dir`); returns the path of the first.
+ */
+export async function saveResult(dir: string, kind: string, result: { startedAt: string }): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const file = join(dir, `${kind}-${result.startedAt.replace(/:/g, '-')}.json`);
+  await writeFile(file, json);
+  await writeFile(join(dir, `${kind}-latest.json`), json);
+  return file;
 }
 
 /** `--help` of a bench script: prints the comment block that opens `file` (its usage) and exits. */

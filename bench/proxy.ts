@@ -15,7 +15,6 @@
 // Writes bench/results/proxy-<ISO time>.json and proxy-latest.json unless --json.
 // Needs root, iproute2 and nftables.
 
-import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +24,7 @@ import type { ServicePort } from '../src/proxy/model.ts';
 import { nftRunner } from '../src/proxy/nft.ts';
 import { removeScript, renderRuleset } from '../src/proxy/render.ts';
 import { sh } from '../src/proxy/testing.ts';
+import { saveResult } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -148,12 +148,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(formatProxyTable(out));
-  const dir = join(REPO, 'bench', 'results');
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, `proxy-${out.startedAt.replace(/:/g, '-')}.json`);
-  await writeFile(file, JSON.stringify(out, null, 2) + '\n');
-  await writeFile(join(dir, 'proxy-latest.json'), JSON.stringify(out, null, 2) + '\n');
-  console.log(`wrote ${file}`);
+  console.log(`wrote ${await saveResult(join(REPO, 'bench', 'results'), 'proxy', out)}`);
 }
 
 if (import.meta.main) await main();

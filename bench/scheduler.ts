@@ -34,7 +34,7 @@
 //
 // Writes <out>/scheduler-<ISO time>.json and <out>/scheduler-latest.json unless --json.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,7 +51,7 @@ import { PodCIDRAllocator, suggestClusterCidr } from '../src/kubelet/sim/ipam.ts
 import { resolveConfiguration } from '../src/scheduler/config.ts';
 import { startScheduler } from '../src/scheduler/server.ts';
 import { clearNotReadyTaints } from '../src/scheduler/testing/cluster.ts';
-import { processCpuMs, startChild, type Child, printUsageAndExit } from './processes.ts';
+import { processCpuMs, startChild, type Child, printUsageAndExit, saveResult } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const NS = 'sched-test';
@@ -407,11 +407,7 @@ if (import.meta.main) {
     process.stdout.write(JSON.stringify(result) + '\n');
   } else {
     process.stdout.write(formatSchedulerBench(result) + '\n');
-    const out = resolve(REPO, flags.out ?? 'bench/results');
-    await mkdir(out, { recursive: true });
-    const body = JSON.stringify(result, null, 2) + '\n';
-    await writeFile(join(out, `scheduler-${result.startedAt.replace(/:/g, '-')}.json`), body);
-    await writeFile(join(out, 'scheduler-latest.json'), body);
+    await saveResult(resolve(REPO, flags.out ?? 'bench/results'), 'scheduler', result);
   }
   process.exit(0);
 }

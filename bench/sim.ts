@@ -23,7 +23,7 @@
 // --json prints the result as one JSON line (bench/run.ts runs it so). Writes
 // <out>/sim-<ISO time>.json and <out>/sim-latest.json unless --json.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,7 +39,7 @@ import { startInProcessSimPool } from '../src/kubelet/sim/index.ts';
 import { PodCIDRAllocator, suggestClusterCidr } from '../src/kubelet/sim/ipam.ts';
 import { microTime, nodeLease } from '../src/kubelet/nodestatus.ts';
 import { randomUUID } from 'node:crypto';
-import { runJsonChild, printUsageAndExit } from './processes.ts';
+import { runJsonChild, printUsageAndExit, saveResult } from './processes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -398,12 +398,7 @@ if (import.meta.main) {
   if (flags.json) {
     process.stdout.write(JSON.stringify(result) + '\n');
   } else {
-    const outDir = resolve(flags.out ?? join(REPO, 'bench', 'results'));
-    await mkdir(outDir, { recursive: true });
-    const json = JSON.stringify(result, null, 2) + '\n';
-    const file = join(outDir, `sim-${result.startedAt.replace(/:/g, '-')}.json`);
-    await writeFile(file, json);
-    await writeFile(join(outDir, 'sim-latest.json'), json);
+    const file = await saveResult(resolve(flags.out ?? join(REPO, 'bench', 'results')), 'sim', result);
     process.stdout.write(formatSimTable(result) + `\n\nwrote ${file}\n`);
   }
   process.exit(0);

@@ -51,9 +51,10 @@ export function qualifiedResource(gr: GroupResource): string {
   return gr.group ? `${gr.resource}.${gr.group}` : gr.resource;
 }
 
-function failure(
+/** A failure Status; `reason` undefined leaves it out (an internal error of no known kind). */
+export function failure(
   code: number,
-  reason: string,
+  reason: string | undefined,
   message: string,
   details?: Status['details'],
 ): StatusError {
@@ -63,7 +64,7 @@ function failure(
     metadata: {},
     status: 'Failure',
     message,
-    reason,
+    ...(reason !== undefined ? { reason } : {}),
     code,
   };
   if (details) status.details = details;

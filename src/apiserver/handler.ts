@@ -928,7 +928,8 @@ export class ApiHandler {
     const deleted: KObject[] = [];
     for (const item of listed.items) {
       try {
-        const out = await this.registry.delete(this.storageOf(info), item.obj.metadata.namespace, item.obj.metadata.name!, opts, ctx);
+        const { namespace, name } = item.obj.metadata;
+        const out = await this.registry.delete(this.storageOf(info), namespace, name!, opts, ctx);
         deleted.push(this.present(info, out.obj));
       } catch (e) {
         if (isStatusError(e) && e.code === 404) continue;

@@ -381,7 +381,7 @@ function parsePrivateKey(pem: string, path: string): KeyObject {
   }
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
+export async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
@@ -391,7 +391,7 @@ async function readOptional(path: string): Promise<string | undefined> {
 }
 
 /** Write-then-rename with fsync, so a crash leaves either the old file or the whole new one. */
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
+export async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString('hex')}`;
   const fh = await open(tmp, 'wx', mode);
   try {

@@ -712,8 +712,10 @@ export class Registry {
         continue;
       }
       await this.cache.waitFor(res.revision);
-      strategy.afterDelete?.(current.obj, sctx);
-      return { obj: current.obj, gone: true };
+      // Read once: a text-only cached object decodes afresh on every read.
+      const last = current.obj;
+      strategy.afterDelete?.(last, sctx);
+      return { obj: last, gone: true };
     }
     throw conflict(this.gr(info), name);
   }

@@ -20,10 +20,10 @@
 // changes nothing (upstream would split Update entries, see recordScale).
 
 import { definitionNameFor } from '../../api/generated/kinds.ts';
-import { badRequest, fieldErr, invalid, StatusError, type StatusCause } from '../../api/errors.ts';
+import { badRequest, failure, fieldErr, invalid, type StatusCause, type StatusError } from '../../api/errors.ts';
 import type { KObject } from '../../api/object.ts';
 import type { GVK } from '../../api/schema.ts';
-import { deepClone, isObject, setKey, type JSONObject, type JSONValue } from '../patch/values.ts';
+import { deepClone, deepEqual, isObject, setKey, type JSONObject, type JSONValue } from '../patch/values.ts';
 import { FieldSet, fieldPath, goJSON, type Path, pathString, valuesEqual } from './fieldpath.ts';
 import {
   capUpdateManagers,
@@ -137,27 +137,12 @@ function differingFields(b: JSONObject, a: JSONObject): [JSONObject, JSONObject]
   const ob: JSONObject = {};
   const oa: JSONObject = {};
   for (const k of Object.keys(b)) {
-    if (Object.hasOwn(a, k) && sameJSON(b[k], a[k])) continue;
+    if (Object.hasOwn(a, k) && deepEqual(b[k], a[k])) continue;
     setKey(ob, k, b[k]);
     if (Object.hasOwn(a, k)) setKey(oa, k, a[k]);
   }
   for (const k of Object.keys(a)) if (!Object.hasOwn(b, k)) setKey(oa, k, a[k]);
   return [ob, oa];
-}
-
-function sameJSON(x: unknown, y: unknown): boolean {
-  if (x === y) return true;
-  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
-  if (Array.isArray(x)) {
-    if (!Array.isArray(y) || x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) if (!sameJSON(x[i], y[i])) return false;
-    return true;
-  }
-  if (Array.isArray(y)) return false;
-  const kx = Object.keys(x);
-  if (kx.length !== Object.keys(y).length) return false;
-  for (const k of kx) if (!Object.hasOwn(y, k) || !sameJSON((x as JSONObject)[k], (y as JSONObject)[k])) return false;
-  return true;
 }
 
 /** `obj` without metadata.managedFields, sharing everything else with `obj`: for reading only. */
@@ -407,19 +392,6 @@ function recordScale(managed: Managed, old: KObject | undefined, next: KObject, 
 
 // ---- Apply ---------------------------------------------------------------------------------
 
-function statusFailure(code: number, reason: string | undefined, message: string, causes?: StatusCause[]): StatusError {
-  return new StatusError({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    ...(reason ? { reason } : {}),
-    ...(causes ? { details: { causes } } : {}),
-    code,
-  });
-}
-
 /** `"kubectl" with subresource "scale" using apps/v1`, as conflict messages name a manager. */
 function printManager(id: string): string {
   let e: { manager?: string; operation?: string; apiVersion?: string; subresource?: string };
@@ -459,7 +431,7 @@ function conflictError(conflicts: Conflict[]): StatusError {
     }
     message = `Apply failed with ${conflicts.length} conflicts: ${lines.join('\n')}`;
   }
-  return statusFailure(409, 'Conflict', message, causes);
+  return failure(409, 'Conflict', message, { causes });
 }
 
 /** `apps/v1, Kind=Deployment` (GroupVersionKind.String) of an object's own type fields. */
@@ -532,7 +504,7 @@ export function serverSideApply(opts: ServerSideApplyOptions): KObject {
     if (errs.length) {
       const meta = isObject(config.metadata) ? config.metadata : {};
       const where = `${typeof meta.namespace === 'string' ? meta.namespace : ''}/${typeof meta.name === 'string' ? meta.name : ''}`;
-      throw statusFailure(500, undefined, `failed to create typed patch object (${where}; ${gvkString(applied)}): ${validationText(errs)}`);
+      throw failure(500, undefined, `failed to create typed patch object (${where}; ${gvkString(applied)}): ${validationText(errs)}`);
     }
   }
 
@@ -540,7 +512,7 @@ export function serverSideApply(opts: ServerSideApplyOptions): KObject {
   try {
     managed = decodeManagedFields(current?.metadata?.managedFields);
   } catch (e) {
-    throw statusFailure(500, 'InternalError', `Internal error occurred: failed to decode managed fields: ${(e as Error).message}`);
+    throw failure(500, 'InternalError', `Internal error occurred: failed to decode managed fields: ${(e as Error).message}`);
   }
   // Upstream merges into the live object as its Go type holds it (value structs present), or
   // into the kind's zero value for a create; the result keeps that shape, nulls aside.

@@ -3,7 +3,7 @@
 // what an authorizer decides on, worked out from the method and path alone so it holds
 // for every path (resources, subresources, discovery, streaming, unknown paths).
 
-import { StatusError } from '../../api/errors.ts';
+import { failure, type Status, type StatusError } from '../../api/errors.ts';
 
 export interface UserInfo {
   name: string;
@@ -135,7 +135,7 @@ export function forbiddenMessage(a: Attributes): string {
 export function forbiddenError(a: Attributes, reason: string): StatusError {
   const msg = forbiddenMessage(a) + (reason ? `: ${reason}` : '');
   let message: string;
-  const details: Record<string, unknown> = {};
+  const details: NonNullable<Status['details']> = {};
   if (!a.resource) {
     message = `forbidden: ${msg}`;
   } else {
@@ -145,14 +145,5 @@ export function forbiddenError(a: Attributes, reason: string): StatusError {
     if (a.apiGroup) details.group = a.apiGroup;
     details.kind = a.resource;
   }
-  return new StatusError({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason: 'Forbidden',
-    details: a.resource ? details : {},
-    code: 403,
-  } as never);
+  return failure(403, 'Forbidden', message, a.resource ? details : {});
 }

@@ -6,10 +6,11 @@
 // invalidate every token handed out.
 
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { signingKey, verifyingKey, type SigningKey, type VerifyingKey } from './jwt.ts';
+import { readOptional, writeAtomic } from '../pki.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -61,30 +62,4 @@ export async function ensureServiceAccountKeys(dir: string): Promise<ServiceAcco
     }
   }
   return { signing, verifying, keyPath, publicKeyPath };
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** Write-then-rename with fsync: a crash leaves the old file or the whole new one. */
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.chmod(mode);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, path);
 }

@@ -320,24 +320,9 @@ export function createStreaming(opts: StreamingOptions): Streaming {
     }
     const q = t.query.size ? `?${t.query}` : '';
     const mod = scheme === 'https' ? https : http;
-    const headers = { ...(req.headers as Record<string, string>) };
-    for (const h of Object.keys(headers)) if (h.startsWith(':') || h === 'authorization' || h === 'host' || HOP_BY_HOP.has(h)) delete headers[h];
-    await new Promise<void>((done) => {
-      const preq = mod.request({ host: ip, port, path: (t.path || '/') + q, method: req.method, headers, rejectUnauthorized: false }, (pres) => {
-        const out = res as ServerResponse;
-        const h: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(pres.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) h[k] = v;
-        out.writeHead(pres.statusCode ?? 502, h);
-        pres.pipe(out);
-        pres.on('end', () => done());
-        pres.on('error', () => done());
-      });
-      preq.on('error', (e) => {
-        writeStatus(res, statusFrom(503, `error trying to reach service: ${e.message}`));
-        done();
-      });
-      (req as IncomingMessage).pipe(preq);
-    });
+    await forward(req, res, (headers, onResponse) =>
+      mod.request({ host: ip, port, path: (t.path || '/') + q, method: req.method, headers, rejectUnauthorized: false }, onResponse),
+    );
   }
 
   /**
@@ -352,25 +337,42 @@ export function createStreaming(opts: StreamingOptions): Streaming {
       throw badRequest(`only the kubelet port (https:${name}:${r.port}) can be proxied to node ${name}`);
     }
     const q = t.query.size ? `?${t.query}` : '';
+    await forward(req, res, (headers, onResponse) => https.request({ host: r.host, port: r.port, path: (t.path || '/') + q, method: req.method, headers, ...tls() }, onResponse), {
+      destroyOnClose: true,
+      onError: (e) => log('kubelet proxy request failed', { host: r.host, error: String(e) }),
+    });
+  }
+
+  /**
+   * Sends the request on to the upstream `open` starts (without the client's credentials,
+   * host and hop-by-hop headers) and pipes its answer back; a 503 Status when the upstream
+   * cannot be reached. `destroyOnClose`: the upstream request ends when the client goes.
+   */
+  async function forward(
+    req: IncomingMessage | Http2ServerRequest,
+    res: AnyRes,
+    open: (headers: Record<string, string>, onResponse: (upstream: IncomingMessage) => void) => http.ClientRequest,
+    opts: { destroyOnClose?: boolean; onError?: (e: Error) => void } = {},
+  ): Promise<void> {
     const headers = { ...(req.headers as Record<string, string>) };
     for (const h of Object.keys(headers)) if (h.startsWith(':') || h === 'authorization' || h === 'host' || HOP_BY_HOP.has(h)) delete headers[h];
     await new Promise<void>((done) => {
-      const kreq = https.request({ host: r.host, port: r.port, path: (t.path || '/') + q, method: req.method, headers, ...tls() }, (kres) => {
+      const upstream = open(headers, (ures) => {
         const out = res as ServerResponse;
         const h: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(kres.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) h[k] = v;
-        out.writeHead(kres.statusCode ?? 502, h);
-        kres.pipe(out);
-        kres.on('end', () => done());
-        kres.on('error', () => done());
+        for (const [k, v] of Object.entries(ures.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) h[k] = v;
+        out.writeHead(ures.statusCode ?? 502, h);
+        ures.pipe(out);
+        ures.on('end', () => done());
+        ures.on('error', () => done());
       });
-      res.on('close', () => kreq.destroy());
-      kreq.on('error', (e) => {
-        log('kubelet proxy request failed', { host: r.host, error: String(e) });
+      if (opts.destroyOnClose) res.on('close', () => upstream.destroy());
+      upstream.on('error', (e) => {
+        opts.onError?.(e);
         writeStatus(res, statusFrom(503, `error trying to reach service: ${e.message}`));
         done();
       });
-      (req as IncomingMessage).pipe(kreq);
+      (req as IncomingMessage).pipe(upstream);
     });
   }
 

@@ -206,6 +206,71 @@ describe('recordUpdate', () => {
     assert.ok(!managers.includes('creator') && !managers.includes('m0') && !managers.includes('m1'));
   });
 
+  test('heartbeats (a writer re-setting only fields it alone owns) record exactly what the general path records', () => {
+    // A write that sends back the stored managedFields takes the general path (decode, compare,
+    // encode); the same write without them may take the shortcut. Both must store the same.
+    // Returns the object as the shortcut stored it, and whether the shortcut was taken (it
+    // keeps the stored field sets as they are; the general path encodes new ones).
+    const both = (old: KObject, next: KObject, manager: string, extra: Obj = {}): [KObject, boolean] => {
+      const fast = structuredClone(next);
+      delete fast.metadata.managedFields;
+      recordUpdate({ gvk: DEPLOYMENT, old, next: fast, manager, now: '2024-05-01T12:00:00Z', ...extra });
+      const general = structuredClone(next);
+      delete general.metadata.managedFields;
+      recordUpdate({ gvk: DEPLOYMENT, old, next: general, manager, now: '2024-05-01T12:00:00Z', ...extra, shortcut: false });
+      assert.deepEqual(fast.metadata.managedFields, general.metadata.managedFields);
+      assert.equal(JSON.stringify(fast.metadata.managedFields), JSON.stringify(general.metadata.managedFields), 'same key order');
+      const took = entries(fast).some((e) => entries(old).some((o) => o.fieldsV1 === e.fieldsV1));
+      return [fast, took];
+    };
+    // A Deployment with three managers: creator, an image editor (older than creator's next
+    // write), a status writer with conditions keyed by type.
+    const created = update(undefined, manifest().label('tier', 'fe').build(), 'creator');
+    const edited = update(created, manifest().label('tier', 'fe').image('nginx:1.26').build(), 'editor');
+    const withStatus = { ...structuredClone(edited), status: { replicas: 2, conditions: [{ type: 'Available', status: 'True', lastUpdateTime: T0 }, { type: 'Progressing', status: 'True', lastUpdateTime: T0 }] } };
+    const statused = update(edited, withStatus, 'kube-controller-manager', { subresource: 'status' });
+
+    // The editor re-sets its image: its entry is stamped and moves after the others (time order).
+    const image = structuredClone(statused);
+    image.spec.template.spec.containers[0].image = 'nginx:1.27';
+    const [renewed, took] = both(statused, image, 'editor');
+    assert.ok(took, 'a heartbeat takes the shortcut');
+    assert.equal(entry(renewed, 'editor')!.time, '2024-05-01T12:00:00Z');
+    assert.equal(entries(renewed).at(-1)!.manager, 'editor');
+    // A status heartbeat: a condition's timestamp, owned by the status writer alone.
+    const beat = structuredClone(statused);
+    beat.status.conditions[1].lastUpdateTime = T1;
+    const [beaten, tookBeat] = both(statused, beat, 'kube-controller-manager', { subresource: 'status' });
+    assert.ok(tookBeat);
+    assert.equal(entry(beaten, 'kube-controller-manager')!.time, '2024-05-01T12:00:00Z');
+    // Everything else takes the general path: a field another manager owns (creator's label),
+    // a field nobody owned yet, a removal, a writer without an entry.
+    const relabeled = structuredClone(statused);
+    relabeled.metadata.labels.tier = 'be';
+    const [taken, tookLabel] = both(statused, relabeled, 'editor');
+    assert.ok(!tookLabel);
+    assert.ok(JSON.stringify(entry(taken, 'editor')!.fieldsV1).includes('f:tier'));
+    const paused = structuredClone(statused);
+    paused.spec.paused = true;
+    assert.ok(!both(statused, paused, 'editor')[1]);
+    const removed = structuredClone(statused);
+    delete removed.metadata.labels;
+    assert.ok(!both(statused, removed, 'creator')[1]);
+    const scaled = structuredClone(statused);
+    scaled.spec.replicas = 5;
+    assert.ok(!both(statused, scaled, 'newcomer')[1]);
+    // A stored key in another form than the canonical one still names the same condition: a
+    // writer whose own entry holds it is not its sole owner when another entry holds it so.
+    const odd = structuredClone(statused);
+    const creator = entries(odd).find((e) => e.manager === 'creator')!;
+    (creator.fieldsV1 as Obj)['f:status'] = { 'f:conditions': { 'k:{ "type" : "Progressing" }': { '.': {}, 'f:lastUpdateTime': {} } } };
+    const oddBeat = structuredClone(odd);
+    oddBeat.status.conditions[1].lastUpdateTime = T1;
+    const [shared, tookShared] = both(odd, oddBeat, 'kube-controller-manager', { subresource: 'status' });
+    assert.ok(!tookShared);
+    assert.ok(!JSON.stringify(entry(shared, 'creator')!.fieldsV1).includes('lastUpdateTime'), 'taken from the other owner');
+  });
+
   test('/scale: a change of replicas moves them to the scaling manager (subresource scale, no time)', () => {
     const created = apply(undefined, manifest().build());
     const scaled = update(created, { ...structuredClone(created), spec: { ...created.spec, replicas: 5 } }, 'kubectl', { subresource: 'scale' });

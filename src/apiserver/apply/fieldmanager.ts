@@ -24,15 +24,18 @@ import { badRequest, failure, fieldErr, invalid, type StatusCause, type StatusEr
 import type { KObject } from '../../api/object.ts';
 import type { GVK } from '../../api/schema.ts';
 import { deepClone, deepEqual, isObject, setKey, type JSONObject, type JSONValue } from '../patch/values.ts';
-import { FieldSet, fieldPath, goJSON, type Path, pathString, valuesEqual } from './fieldpath.ts';
+import { comparePE, deserializePE, FieldSet, fieldPath, goJSON, type Path, type PathElement, pathString, serializePE, valuesEqual } from './fieldpath.ts';
 import {
   capUpdateManagers,
   cloneManaged,
+  compareEntries,
   decodeManagedFields,
   emptyManaged,
   encodeManagedFields,
   isResetManagedFields,
   type Managed,
+  type ManagedFieldsEntry,
+  MAX_UPDATE_MANAGERS,
   managerIdentity,
   parseIdentity,
 } from './managedfields.ts';
@@ -97,6 +100,8 @@ export interface RecordUpdateOptions extends Common {
   next: KObject;
   /** For subresource `scale`: where the object keeps its replicas. Default `spec.replicas`. */
   replicasPath?: string[];
+  /** False: always take the general path, never restampOwner's shortcut (tests compare the two). */
+  shortcut?: boolean;
 }
 
 export interface ServerSideApplyOptions extends Common {
@@ -228,8 +233,17 @@ function takeChanged(
 }
 
 /** An Update by `id` (identity): the managedFieldsUpdater, stripMeta and Updater.Update steps. */
-function update(live: JSONValue, obj: JSONValue, t: TypeRef, managed: Managed, id: string, version: string, now: string, ignore: FieldSet | undefined): Managed {
-  const c = changes(live, obj, t, ignore);
+function update(
+  live: JSONValue,
+  obj: JSONValue,
+  t: TypeRef,
+  managed: Managed,
+  id: string,
+  version: string,
+  now: string,
+  ignore: FieldSet | undefined,
+  c: Comparison = changes(live, obj, t, ignore),
+): Managed {
   const unchanged = sameOwners(c, managed, id, version, now);
   if (unchanged) return unchanged;
   const m = cloneManaged(managed);
@@ -266,6 +280,95 @@ function sameOwners(c: Comparison, managed: Managed, id: string, version: string
   m.fields.set(id, { set: had.set, apiVersion: version, applied: false });
   m.times.set(id, now);
   return m;
+}
+
+/**
+ * sameOwners read straight off the stored entries, for an Update whose managedFields come
+ * from the live object: when the write changed only fields the writer's own Update entry
+ * already holds and no other entry does, and removed nothing, the entries are the stored
+ * ones with the writer's stamped `now`, in upstream's order. That is what decoding, update,
+ * capUpdateManagers and encoding give, since the stored entries are what
+ * encodeManagedFields wrote (canonical field sets, no empty or duplicate entries), without
+ * building a field set for any of them. Undefined when any of that does not hold (the
+ * general path then works it out).
+ */
+function restampOwner(
+  stored: unknown,
+  c: Comparison,
+  own: { manager: string; apiVersion: string; subresource: string },
+  now: string,
+): ManagedFieldsEntry[] | undefined {
+  if (!Array.isArray(stored) || stored.length === 0 || !c.removed.empty()) return undefined;
+  const changed = c.modified.union(c.added);
+  if (changed.empty() || changed.intersects(STRIPPED)) return undefined;
+  const paths = changed.paths();
+  let mine = -1;
+  let updaters = 0;
+  for (let i = 0; i < stored.length; i++) {
+    const e = stored[i] as ManagedFieldsEntry;
+    if (!isObject(e) || (e.operation !== 'Apply' && e.operation !== 'Update') || !e.apiVersion || e.fieldsType !== 'FieldsV1') return undefined;
+    if (!isObject(e.fieldsV1) || Object.keys(e.fieldsV1).length === 0) return undefined;
+    if (e.operation === 'Update') updaters++;
+    const isMine = e.operation === 'Update' && (e.manager || '') === own.manager && e.apiVersion === own.apiVersion && (e.subresource || '') === own.subresource;
+    if (isMine) {
+      if (mine !== -1) return undefined;
+      mine = i;
+    }
+    for (const p of paths) {
+      const has = fieldsV1Has(e.fieldsV1, p);
+      if (has === undefined || has !== isMine) return undefined;
+    }
+  }
+  if (mine === -1 || updaters > MAX_UPDATE_MANAGERS) return undefined;
+  const out: ManagedFieldsEntry[] = [];
+  for (let i = 0; i < stored.length; i++) {
+    const e = stored[i] as ManagedFieldsEntry;
+    // The key order encodeManagedFields writes.
+    const o: ManagedFieldsEntry = {};
+    if (e.manager) o.manager = e.manager;
+    o.operation = e.operation;
+    o.apiVersion = e.apiVersion;
+    const time = i === mine ? now : typeof e.time === 'string' ? e.time : undefined;
+    if (time) o.time = time;
+    o.fieldsType = 'FieldsV1';
+    o.fieldsV1 = e.fieldsV1;
+    if (e.subresource) o.subresource = e.subresource;
+    out.push(o);
+  }
+  return out.sort(compareEntries);
+}
+
+/**
+ * Whether path `p` is a member of the set FieldsV1 `v` encodes; undefined when the text
+ * leaves it open (a key written in another form than the canonical one).
+ */
+function fieldsV1Has(v: JSONObject, p: Path): boolean | undefined {
+  let level: JSONObject = v;
+  for (let i = 0; i < p.length; i++) {
+    const key = serializePE(p[i]);
+    if (!Object.hasOwn(level, key)) return otherForm(level, p[i]) ? undefined : false;
+    const next = level[key];
+    if (!isObject(next)) return undefined;
+    level = next;
+  }
+  // A member: a leaf ({}), or a level that is also a member of its parent ('.').
+  return Object.hasOwn(level, '.') || Object.keys(level).length === 0;
+}
+
+/** Whether `level` holds `pe` under a key that is not its canonical form. */
+function otherForm(level: JSONObject, pe: PathElement): boolean {
+  if (pe.kind !== 'key' && pe.kind !== 'value') return false;
+  const prefix = pe.kind === 'key' ? 'k:' : 'v:';
+  for (const k of Object.keys(level)) {
+    if (!k.startsWith(prefix)) continue;
+    try {
+      const other = deserializePE(k);
+      if (other && comparePE(other, pe) === 0) return true;
+    } catch {
+      return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -334,6 +437,30 @@ export function recordUpdate(opts: RecordUpdateOptions): void {
   const requested = next.metadata.managedFields;
   const live = () => decodeOrEmpty(old?.metadata?.managedFields);
 
+  // What changed. Only compared, never changed: no deep copies. Top-level fields equal on
+  // both sides compare as unchanged whatever their type, so only the others are typed and
+  // walked (a lease renewal walks spec, a status write status).
+  const ignore = ignoredFields(t, sub, opts.statusSubresource);
+  const compared = () => {
+    let b: JSONObject = old ? shallowWithoutManagedFields(old) : {};
+    let a = shallowWithoutManagedFields(next);
+    if (old) [b, a] = differingFields(b, a);
+    const before = withGoFields(b, t);
+    const after = withGoFields(a, t);
+    return { before, after, c: changes(before, after, t, ignore) };
+  };
+  let diff: ReturnType<typeof compared> | undefined;
+  // A write that keeps the live managedFields and only changed what its writer alone owns
+  // (a heartbeat) needs no field sets.
+  if (opts.shortcut !== false && old && sub !== 'scale' && (sub || requested === undefined || requested === null) && Array.isArray(old.metadata?.managedFields)) {
+    diff = compared();
+    const entries = restampOwner(old.metadata.managedFields, diff.c, { manager: opts.manager || 'unknown', apiVersion: version, subresource: sub }, now);
+    if (entries) {
+      next.metadata.managedFields = entries;
+      return;
+    }
+  }
+
   // decodeLiveOrNew: a subresource write cannot set managedFields; an object write may (kubectl
   // sends a JSON patch to migrate client-side-apply entries), or reset them with [] or [{}].
   let managed: Managed;
@@ -353,15 +480,8 @@ export function recordUpdate(opts: RecordUpdateOptions): void {
   if (sub === 'scale') {
     managed = recordScale(managed, old, next, id, opts.replicasPath ?? ['spec', 'replicas']);
   } else {
-    // Only compared, never changed: no deep copies. Top-level fields equal on both sides
-    // compare as unchanged whatever their type, so only the others are typed and walked
-    // (a lease renewal walks spec, a status write status).
-    let b: JSONObject = old ? shallowWithoutManagedFields(old) : {};
-    let a = shallowWithoutManagedFields(next);
-    if (old) [b, a] = differingFields(b, a);
-    const before = withGoFields(b, t);
-    const after = withGoFields(a, t);
-    managed = update(before, after, t, managed, id, version, now, ignoredFields(t, sub, opts.statusSubresource));
+    diff ??= compared();
+    managed = update(diff.before, diff.after, t, managed, id, version, now, ignore, diff.c);
     capUpdateManagers(managed);
   }
   setManagedFields(next, managed);

@@ -135,14 +135,21 @@ export function encodeManagedFields(m: Managed): ManagedFieldsEntry[] | undefine
     if (base.subresource) e.subresource = base.subresource;
     out.push(e);
   }
-  const cmp = (a: string | undefined, b: string | undefined) => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
-  return out.sort(
-    (p, q) =>
-      cmp(p.operation, q.operation) ||
-      seconds(p.time) - seconds(q.time) ||
-      cmp(p.manager, q.manager) ||
-      cmp(p.apiVersion, q.apiVersion) ||
-      cmp(p.subresource, q.subresource),
+  return out.sort(compareEntries);
+}
+
+function cmp(a: string | undefined, b: string | undefined): number {
+  return (a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0;
+}
+
+/** Upstream's order of encoded entries: operation, time (seconds), manager, version, subresource. */
+export function compareEntries(p: ManagedFieldsEntry, q: ManagedFieldsEntry): number {
+  return (
+    cmp(p.operation, q.operation) ||
+    seconds(p.time) - seconds(q.time) ||
+    cmp(p.manager, q.manager) ||
+    cmp(p.apiVersion, q.apiVersion) ||
+    cmp(p.subresource, q.subresource)
   );
 }
 

@@ -246,7 +246,7 @@ describe('recordUpdate', () => {
     // Everything else takes the general path: a field another manager owns (creator's label),
     // a field nobody owned yet, a removal, a writer without an entry.
     const relabeled = structuredClone(statused);
-    relabeled.metadata.labels.tier = 'be';
+    relabeled.metadata.labels!.tier = 'be';
     const [taken, tookLabel] = both(statused, relabeled, 'editor');
     assert.ok(!tookLabel);
     assert.ok(JSON.stringify(entry(taken, 'editor')!.fieldsV1).includes('f:tier'));

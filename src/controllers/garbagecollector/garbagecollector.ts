@@ -514,8 +514,23 @@ function absentKey(i: { apiVersion: string; kind: string; name: string; uid: str
   return `${groupOf(i.apiVersion)}/${i.kind}/${i.namespace}/${i.name}/${i.uid}`;
 }
 
+const NO_DIFFS = { added: [], removed: [], changed: [] };
+
+/** Whether two owner references have the same fields with the same values, in the same order. */
+function sameReference(a: OwnerReference, b: OwnerReference): boolean {
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    if (ka[i] !== kb[i] || (a as any)[ka[i]] !== (b as any)[kb[i]]) return false;
+  }
+  return true;
+}
+
 /** referencesDiffs: owner references added, removed and changed (same UID, other fields) between two lists. */
 function referencesDiffs(old: OwnerReference[], cur: OwnerReference[]): { added: OwnerReference[]; removed: OwnerReference[]; changed: { old: OwnerReference; cur: OwnerReference }[] } {
+  // Most updates (every heartbeat) leave the references as they were.
+  if (old.length === cur.length && old.every((r, i) => sameReference(r, cur[i]))) return NO_DIFFS;
   const oldBy = new Map(old.map((r) => [r.uid, r]));
   const curBy = new Map(cur.map((r) => [r.uid, r]));
   const added = cur.filter((r) => !oldBy.has(r.uid));

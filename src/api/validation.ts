@@ -525,6 +525,7 @@ function goTime(ts: string): string {
 }
 
 function sameInstant(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
   if (!a || !b) return !a && !b;
   const ta = Date.parse(a);
   const tb = Date.parse(b);

@@ -82,9 +82,18 @@ function generateSuffix(): string {
   return s;
 }
 
+let lastSecond = NaN;
+let lastStamp = '';
+
 /** Upstream's timestamps: RFC 3339 at second precision, UTC. */
 export function nowTimestamp(ms = Date.now()): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const second = Math.floor(ms / 1000);
+  // Every write of the same second stamps the same text.
+  if (second !== lastSecond) {
+    lastStamp = new Date(second * 1000).toISOString().replace('.000Z', 'Z');
+    lastSecond = second;
+  }
+  return lastStamp;
 }
 
 /** What goes into the store: the object without its resourceVersion (that is the row's revision). */

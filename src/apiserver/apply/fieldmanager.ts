@@ -31,6 +31,7 @@ import {
   compareEntries,
   decodeManagedFields,
   emptyManaged,
+  encodedEntry,
   encodeManagedFields,
   isResetManagedFields,
   type Managed,
@@ -320,21 +321,16 @@ function restampOwner(
     }
   }
   if (mine === -1 || updaters > MAX_UPDATE_MANAGERS) return undefined;
-  const out: ManagedFieldsEntry[] = [];
-  for (let i = 0; i < stored.length; i++) {
-    const e = stored[i] as ManagedFieldsEntry;
-    // The key order encodeManagedFields writes.
-    const o: ManagedFieldsEntry = {};
-    if (e.manager) o.manager = e.manager;
-    o.operation = e.operation;
-    o.apiVersion = e.apiVersion;
-    const time = i === mine ? now : typeof e.time === 'string' ? e.time : undefined;
-    if (time) o.time = time;
-    o.fieldsType = 'FieldsV1';
-    o.fieldsV1 = e.fieldsV1;
-    if (e.subresource) o.subresource = e.subresource;
-    out.push(o);
-  }
+  const out = (stored as ManagedFieldsEntry[]).map((e, i) =>
+    encodedEntry({
+      manager: e.manager,
+      operation: e.operation!,
+      apiVersion: e.apiVersion!,
+      time: i === mine ? now : typeof e.time === 'string' ? e.time : undefined,
+      fieldsV1: e.fieldsV1!,
+      subresource: e.subresource,
+    }),
+  );
   return out.sort(compareEntries);
 }
 

@@ -124,18 +124,31 @@ export function encodeManagedFields(m: Managed): ManagedFieldsEntry[] | undefine
   const out: ManagedFieldsEntry[] = [];
   for (const [id, vs] of m.fields) {
     const base = parseIdentity(id);
-    const e: ManagedFieldsEntry = {};
-    if (base.manager) e.manager = base.manager;
-    e.operation = vs.applied ? 'Apply' : (base.operation ?? 'Update');
-    e.apiVersion = vs.apiVersion;
-    const t = m.times.get(id);
-    if (t) e.time = t;
-    e.fieldsType = 'FieldsV1';
-    e.fieldsV1 = encodeFieldsV1(vs.set);
-    if (base.subresource) e.subresource = base.subresource;
-    out.push(e);
+    out.push(
+      encodedEntry({
+        manager: base.manager,
+        operation: vs.applied ? 'Apply' : (base.operation ?? 'Update'),
+        apiVersion: vs.apiVersion,
+        time: m.times.get(id),
+        fieldsV1: encodeFieldsV1(vs.set),
+        subresource: base.subresource,
+      }),
+    );
   }
   return out.sort(compareEntries);
+}
+
+/** An entry as upstream encodes it: its keys in Go's field order, empty strings left out. */
+export function encodedEntry(e: ManagedFieldsEntry & { operation: Operation; apiVersion: string; fieldsV1: JSONObject }): ManagedFieldsEntry {
+  const o: ManagedFieldsEntry = {};
+  if (e.manager) o.manager = e.manager;
+  o.operation = e.operation;
+  o.apiVersion = e.apiVersion;
+  if (e.time) o.time = e.time;
+  o.fieldsType = 'FieldsV1';
+  o.fieldsV1 = e.fieldsV1;
+  if (e.subresource) o.subresource = e.subresource;
+  return o;
 }
 
 function cmp(a: string | undefined, b: string | undefined): number {

@@ -449,8 +449,7 @@ export class SimPool {
     }
     n.registered = true;
     n.failures = 0;
-    const now = Date.now();
-    this.scheduleHeartbeat(n, firstRenewalAt({ now, index: n.index, nodes: this.nodes.size, renewMs: this.renewMs, tickMs: this.heartbeats.tickMs }) - now);
+    this.scheduleHeartbeatAt(n, firstRenewalAt({ now: this.heartbeats.now(), index: n.index, nodes: this.nodes.size, renewMs: this.renewMs, tickMs: this.heartbeats.tickMs }));
     for (const p of this.informer.lister.byIndex(BY_NODE, n.name)) this.queue.add(keyOf(p));
   }
 
@@ -515,8 +514,13 @@ export class SimPool {
   }
 
   private scheduleHeartbeat(n: SimNode, delayMs: number): void {
+    this.scheduleHeartbeatAt(n, this.heartbeats.now() + delayMs);
+  }
+
+  /** At an absolute time: a tick-aligned one (a phase's) lands in that very tick. */
+  private scheduleHeartbeatAt(n: SimNode, at: number): void {
     this.heartbeats.cancel(n.heartbeat);
-    n.heartbeat = this.heartbeats.after(delayMs, () => void this.heartbeat(n));
+    n.heartbeat = this.heartbeats.at(at, () => void this.heartbeat(n));
   }
 
   /** Every renew interval: the lease; the status when it changed or is due (every 5 minutes). */

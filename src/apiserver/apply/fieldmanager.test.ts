@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { StatusError } from '../../api/errors.ts';
 import type { KObject } from '../../api/object.ts';
+import type { JSONObject, JSONValue } from '../patch/values.ts';
 import {
   defaultManager,
   LAST_APPLIED_ANNOTATION,
@@ -13,8 +14,11 @@ import {
   recordUpdate,
   serverSideApply,
   type ServerSideApplyOptions,
+  withoutCommon,
 } from './fieldmanager.ts';
 import type { ManagedFieldsEntry } from './managedfields.ts';
+import { type TypeRef, typeFor, withGoFields } from './schema.ts';
+import { compare } from './typed.ts';
 
 type Obj = Record<string, any>;
 
@@ -269,6 +273,97 @@ describe('recordUpdate', () => {
     const [shared, tookShared] = both(odd, oddBeat, 'kube-controller-manager', { subresource: 'status' });
     assert.ok(!tookShared);
     assert.ok(!JSON.stringify(entry(shared, 'creator')!.fieldsV1).includes('lastUpdateTime'), 'taken from the other owner');
+  });
+
+  test('writes are compared on what they changed only, with the result of comparing the whole objects', () => {
+    // recordUpdate compares the pair withoutCommon leaves; it must give the same removed,
+    // modified and added sets as comparing the whole objects. Random edits (set, delete,
+    // add a key, append to or drop from a list) of a Node, a Deployment and a Pod.
+    const comparison = (b: JSONValue, a: JSONValue, t: TypeRef) => compare(withGoFields(b, t), withGoFields(a, t), t);
+    const node = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'n1', labels: { 'kubernetes.io/hostname': 'n1', zone: 'a' }, annotations: { a: 'b' } },
+      spec: { podCIDR: '10.0.0.0/24', podCIDRs: ['10.0.0.0/24'], taints: [{ key: 'k', effect: 'NoSchedule' }] },
+      status: {
+        capacity: { cpu: '4', memory: '16Gi', pods: '110' },
+        allocatable: { cpu: '4', memory: '15Gi', pods: '110' },
+        conditions: ['MemoryPressure', 'DiskPressure', 'Ready'].map((type) => ({ type, status: 'False', lastHeartbeatTime: T0, lastTransitionTime: T0, reason: 'R', message: 'm' })),
+        addresses: [{ type: 'InternalIP', address: '10.1.1.1' }, { type: 'Hostname', address: 'n1' }],
+        daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+        nodeInfo: { machineID: 'm', kernelVersion: '6', osImage: 'x', operatingSystem: 'linux', architecture: 'amd64' },
+        images: [{ names: ['a:1', 'a@sha'], sizeBytes: 10 }],
+      },
+    };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'default', labels: { app: 'web' }, ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'x', uid: 'u' }] },
+      spec: {
+        containers: [
+          { name: 'a', image: 'nginx', ports: [{ containerPort: 80, protocol: 'TCP' }], env: [{ name: 'E', value: '1' }], resources: { limits: { cpu: '1' } } },
+          { name: 'b', image: 'busybox', command: ['sleep', '1'] },
+        ],
+        volumes: [{ name: 'v', emptyDir: {} }],
+        nodeSelector: { disk: 'ssd' },
+      },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }], podIPs: [{ ip: '10.0.0.5' }] },
+    };
+    const fixtures: [JSONObject, TypeRef][] = [
+      [node, typeFor({ group: '', version: 'v1', kind: 'Node' })],
+      [manifest().label('tier', 'fe').build() as unknown as JSONObject, typeFor(DEPLOYMENT)],
+      [pod, typeFor({ group: '', version: 'v1', kind: 'Pod' })],
+    ];
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    /** Every object and list in `v`, with `v` itself. */
+    const containers = (v: JSONValue, out: (JSONObject | JSONValue[])[] = []) => {
+      if (v !== null && typeof v === 'object') {
+        out.push(v);
+        for (const x of Array.isArray(v) ? v : Object.values(v)) containers(x, out);
+      }
+      return out;
+    };
+    const edit = (o: JSONObject) => {
+      const all = containers(o);
+      const c = all[random(all.length)];
+      if (Array.isArray(c)) {
+        if (c.length && random(2)) c.splice(random(c.length), 1);
+        else c.push(structuredClone(c[0] ?? 'x'));
+      } else {
+        const keys = Object.keys(c);
+        const k = keys[random(keys.length)];
+        const r = random(3);
+        if (r === 0 || k === undefined) c[`new${random(3)}`] = random(2) ? 'v' : { x: 'y' };
+        else if (r === 1) delete c[k];
+        else c[k] = typeof c[k] === 'string' ? `${c[k]}-` : 'changed';
+      }
+    };
+    let nonEmpty = 0;
+    for (const [fixture, t] of fixtures) {
+      for (let i = 0; i < 300; i++) {
+        const after = structuredClone(fixture);
+        for (let n = 1 + random(3); n > 0; n--) edit(after);
+        const [pb, pa] = withoutCommon(fixture, after) ?? [{}, {}];
+        const whole = comparison(fixture, after, t);
+        const pruned = comparison(pb, pa, t);
+        for (const k of ['removed', 'modified', 'added'] as const) {
+          assert.ok(pruned[k].equals(whole[k]), `${fixture.kind} edit ${i}, ${k}: ${pruned[k]} != ${whole[k]}\n${JSON.stringify(after)}`);
+        }
+        if (!whole.modified.union(whole.added).union(whole.removed).empty()) nonEmpty++;
+      }
+    }
+    assert.ok(nonEmpty > 800, `most edits change something (${nonEmpty})`);
+    // A node status heartbeat leaves only the changed timestamps to compare.
+    const beat = structuredClone(node);
+    beat.status.conditions[2].lastHeartbeatTime = T1;
+    assert.deepEqual(withoutCommon(node, beat), [{ status: { conditions: node.status.conditions } }, { status: { conditions: beat.status.conditions } }]);
+    // Undefined is absent: on both sides (or one side lacking the key) it is no change.
+    assert.equal(withoutCommon({ a: { b: undefined } } as unknown as JSONObject, { a: {} }), undefined);
+    assert.deepEqual(withoutCommon({ a: { b: 1 } }, { a: { b: undefined } } as unknown as JSONObject), [{ a: { b: 1 } }, { a: {} }]);
   });
 
   test('/scale: a change of replicas moves them to the scaling manager (subresource scale, no time)', () => {

@@ -23,7 +23,7 @@ import { definitionNameFor } from '../../api/generated/kinds.ts';
 import { badRequest, failure, fieldErr, invalid, type StatusCause, type StatusError } from '../../api/errors.ts';
 import type { KObject } from '../../api/object.ts';
 import type { GVK } from '../../api/schema.ts';
-import { deepClone, deepEqual, isObject, setKey, type JSONObject, type JSONValue } from '../patch/values.ts';
+import { deepClone, isObject, setKey, type JSONObject, type JSONValue } from '../patch/values.ts';
 import { comparePE, deserializePE, FieldSet, fieldPath, goJSON, type Path, type PathElement, pathString, serializePE, valuesEqual } from './fieldpath.ts';
 import {
   capUpdateManagers,
@@ -136,19 +136,61 @@ function withoutManagedFields(obj: KObject): JSONObject {
 }
 
 /**
- * The top-level fields of `b` and `a` that differ, as two objects (values shared, read
- * only). Equal means the same keys (an undefined value counts as a key) and equal values.
+ * `b` and `a` without what they have in common: a key whose values are equal on both sides
+ * is dropped from both, and where both values are objects the same is done inside them
+ * (lists are kept whole). Values are shared, read only. Undefined when nothing differs.
+ *
+ * The comparison of the pruned pair is that of the whole objects: an equal subtree adds
+ * nothing to it, and a key dropped from both sides gets the same Go zero value on both
+ * (withGoFields). So a write is compared on what it changed only: a node's status
+ * heartbeat walks its conditions, not its images, capacity and nodeInfo. A key whose value
+ * is undefined counts as absent, as it is once stored; a list holding undefined is never
+ * taken as equal to another.
  */
-function differingFields(b: JSONObject, a: JSONObject): [JSONObject, JSONObject] {
+export function withoutCommon(b: JSONObject, a: JSONObject): [JSONObject, JSONObject] | undefined {
   const ob: JSONObject = {};
   const oa: JSONObject = {};
+  let differs = false;
   for (const k of Object.keys(b)) {
-    if (Object.hasOwn(a, k) && deepEqual(b[k], a[k])) continue;
-    setKey(ob, k, b[k]);
-    if (Object.hasOwn(a, k)) setKey(oa, k, a[k]);
+    const bv = b[k];
+    const av = Object.hasOwn(a, k) ? a[k] : undefined;
+    // A key set to undefined is absent (as once stored): absent on both sides is equal.
+    if (bv === undefined && av === undefined) continue;
+    if (isObject(bv) && isObject(av)) {
+      const inner = withoutCommon(bv, av);
+      if (!inner) continue;
+      setKey(ob, k, inner[0]);
+      setKey(oa, k, inner[1]);
+      differs = true;
+    } else if (!definedEqual(bv, av)) {
+      setKey(ob, k, bv);
+      if (av !== undefined) setKey(oa, k, av);
+      differs = true;
+    }
   }
-  for (const k of Object.keys(a)) if (!Object.hasOwn(b, k)) setKey(oa, k, a[k]);
-  return [ob, oa];
+  for (const k of Object.keys(a)) {
+    if (Object.hasOwn(b, k) || a[k] === undefined) continue;
+    setKey(oa, k, a[k]);
+    differs = true;
+  }
+  return differs ? [ob, oa] : undefined;
+}
+
+/** deepEqual, except that `undefined` anywhere (a value, an item) equals nothing. */
+function definedEqual(a: JSONValue | undefined, b: JSONValue | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!definedEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!Object.hasOwn(b, k) || !definedEqual(a[k], b[k])) return false;
+  return true;
 }
 
 /** `obj` without metadata.managedFields, sharing everything else with `obj`: for reading only. */
@@ -440,7 +482,7 @@ export function recordUpdate(opts: RecordUpdateOptions): void {
   const compared = () => {
     let b: JSONObject = old ? shallowWithoutManagedFields(old) : {};
     let a = shallowWithoutManagedFields(next);
-    if (old) [b, a] = differingFields(b, a);
+    if (old) [b, a] = withoutCommon(b, a) ?? [{}, {}];
     const before = withGoFields(b, t);
     const after = withGoFields(a, t);
     return { before, after, c: changes(before, after, t, ignore) };

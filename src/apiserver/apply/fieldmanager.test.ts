@@ -312,7 +312,7 @@ describe('recordUpdate', () => {
     const fixtures: [JSONObject, TypeRef][] = [
       [node, typeFor({ group: '', version: 'v1', kind: 'Node' })],
       [manifest().label('tier', 'fe').build() as unknown as JSONObject, typeFor(DEPLOYMENT)],
-      [pod, typeFor({ group: '', version: 'v1', kind: 'Pod' })],
+      [pod as unknown as JSONObject, typeFor({ group: '', version: 'v1', kind: 'Pod' })],
     ];
     let seed = 7;
     const random = (n: number) => {

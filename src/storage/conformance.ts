@@ -177,6 +177,61 @@ export function runStoreConformance(name: string, open: OpenStore): void {
         );
       });
 
+      it('a key deleted and created again reads as it was at every revision, pages included', async () => {
+        const one = mustWrite(await store.create('/x/a', 'one'));
+        const b = mustWrite(await store.create('/x/b', 'b'));
+        const twoA = mustWrite(await store.update('/x/a', 'two', one.modRevision));
+        const gone = mustDelete(await store.delete('/x/a'));
+        const z = mustWrite(await store.create('/x/z', 'z'));
+        const again = mustWrite(await store.create('/x/a', 'again'));
+        const later = mustWrite(await store.update('/x/a', 'later', again.modRevision));
+
+        const at = async (revision: number) => ({
+          get: (await store.get('/x/a', { revision })).kv?.value,
+          range: (await store.range('/x/', { revision })).kvs.map((kv) => `${kv.key}=${kv.value}`),
+        });
+        assert.deepEqual(await at(b.modRevision), { get: 'one', range: ['/x/a=one', '/x/b=b'] });
+        assert.deepEqual(await at(twoA.modRevision), { get: 'two', range: ['/x/a=two', '/x/b=b'] });
+        assert.deepEqual(await at(gone.revision), { get: undefined, range: ['/x/b=b'] });
+        assert.deepEqual(await at(z.modRevision), { get: undefined, range: ['/x/b=b', '/x/z=z'] });
+        assert.deepEqual(await at(again.modRevision), { get: 'again', range: ['/x/a=again', '/x/b=b', '/x/z=z'] });
+        assert.deepEqual((await store.get('/x/a', { revision: again.modRevision })).kv, again);
+        assert.deepEqual((await store.get('/x/a')).kv, later);
+        assert.equal(later.createRevision, again.modRevision);
+
+        // Pages at a past revision count only the keys there were then.
+        const first = await store.range('/x/', { revision: twoA.modRevision, limit: 1 });
+        assert.deepEqual([first.kvs.map((kv) => kv.value), first.more, first.remaining], [['two'], true, 1]);
+        const rest = await store.range('/x/', { revision: twoA.modRevision, limit: 1, startKey: '/x/a\0' });
+        assert.deepEqual([rest.kvs.map((kv) => kv.value), rest.more, rest.remaining], [['b'], false, 0]);
+        const deletedThen = await store.range('/x/', { revision: gone.revision, limit: 1 });
+        assert.deepEqual([deletedThen.kvs.map((kv) => kv.value), deletedThen.more, deletedThen.remaining], [['b'], false, 0]);
+
+        // A watch from before the delete: the new incarnation's create has no prev.
+        const watch = await collect(store, '/x/a', twoA.modRevision);
+        await watch.until(later.modRevision);
+        assert.deepEqual(
+          watch.events.map((e) => [e.type, e.kv.modRevision, e.prev?.value]),
+          [
+            ['DELETE', gone.revision, 'two'],
+            ['PUT', again.modRevision, undefined],
+            ['PUT', later.modRevision, 'again'],
+          ],
+        );
+        watch.stop();
+
+        // Compacted past the delete: the state at and after the compacted revision is intact.
+        await store.compact(z.modRevision);
+        assert.deepEqual(await at(z.modRevision), { get: undefined, range: ['/x/b=b', '/x/z=z'] });
+        assert.deepEqual(await at(again.modRevision), { get: 'again', range: ['/x/a=again', '/x/b=b', '/x/z=z'] });
+        await store.compact(again.modRevision);
+        assert.deepEqual(await at(again.modRevision), { get: 'again', range: ['/x/a=again', '/x/b=b', '/x/z=z'] });
+        mustDelete(await store.delete('/x/b'));
+        await store.compact(await store.currentRevision());
+        assert.deepEqual((await store.range('/x/')).kvs.map((kv) => kv.value), ['later', 'z']);
+        assert.equal((await store.get('/x/b')).kv, undefined);
+      });
+
       it('limit and startKey page through a consistent snapshot while writes happen', async () => {
         const original = new Map<string, KeyValue>();
         for (let i = 0; i < 10; i++) {

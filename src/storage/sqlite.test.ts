@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { runStoreConformance } from './conformance.ts';
 import { openSqliteStore, prefixEnd } from './sqlite.ts';
@@ -51,6 +52,51 @@ describe('sqlite store', () => {
     const c = mustWrite(await store.create('/r/c', 'c1'));
     assert.equal(c.modRevision, deleted.revision + 1);
     await store.close();
+  });
+
+  it('opens a version 1 database: live keys by name, chains through re-creates, no index on kv(name)', async () => {
+    // Rows as version 1 wrote them: an index on kv(name, id, deleted), and a create after a
+    // delete with prev_revision 0.
+    const path = join(dir, 'v1.db');
+    const db = new DatabaseSync(path);
+    db.exec(`
+      PRAGMA journal_mode = WAL;
+      CREATE TABLE kv (id INTEGER PRIMARY KEY, name TEXT NOT NULL, deleted INTEGER NOT NULL,
+        create_revision INTEGER NOT NULL, prev_revision INTEGER NOT NULL, value TEXT NOT NULL);
+      CREATE INDEX kv_name_id ON kv (name, id, deleted);
+      CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('schema_version', 1);
+      INSERT INTO kv VALUES (1, '/m/a', 0, 1, 0, 'one'), (2, '/m/a', 0, 1, 1, 'two'), (3, '/m/a', 1, 1, 2, ''),
+        (4, '/m/a', 0, 4, 0, 'again'), (5, '/m/b', 0, 5, 0, 'b'), (6, '/m/c', 0, 6, 0, 'c'), (7, '/m/c', 1, 6, 6, '');
+    `);
+    db.close();
+
+    const store = await openSqliteStore({ path });
+    assert.equal(await store.currentRevision(), 7);
+    const value = async (key: string, revision: number) => (await store.get(key, { revision })).kv?.value;
+    assert.deepEqual([await value('/m/a', 2), await value('/m/a', 3), await value('/m/a', 4), await value('/m/c', 6), await value('/m/c', 7)], ['two', undefined, 'again', 'c', undefined]);
+    assert.deepEqual((await store.range('/m/', { revision: 2 })).kvs.map((kv) => kv.value), ['two']);
+    assert.deepEqual((await store.range('/m/')).kvs.map((kv) => `${kv.key}=${kv.value}@${kv.createRevision}/${kv.modRevision}`), ['/m/a=again@4/4', '/m/b=b@5/5']);
+    const events: WatchEvent[] = [];
+    const ac = new AbortController();
+    await store.watch('/m/a', { afterRevision: 2, signal: ac.signal }, (batch) => events.push(...batch));
+    await new Promise((resolve) => setImmediate(resolve));
+    ac.abort();
+    assert.deepEqual(events.map((e) => [e.type, e.kv.modRevision, e.prev?.value]), [['DELETE', 3, 'two'], ['PUT', 4, undefined]]);
+    const updated = mustWrite(await store.update('/m/a', 'after', 4));
+    assert.equal(updated.createRevision, 4);
+    await store.compact(7);
+    assert.deepEqual((await store.range('/m/')).kvs.map((kv) => kv.value), ['after', 'b']);
+    await store.close();
+
+    const check = new DatabaseSync(path, { readOnly: true });
+    assert.equal(check.prepare(`SELECT value FROM meta WHERE name = 'schema_version'`).get()!.value, 2);
+    assert.deepEqual(check.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'kv'`).all(), []);
+    assert.deepEqual(check.prepare('SELECT name, id, deleted FROM live ORDER BY name').all().map((r) => ({ ...r })), [
+      { name: '/m/a', id: 8, deleted: 0 },
+      { name: '/m/b', id: 5, deleted: 0 },
+    ]);
+    check.close();
   });
 
   it('applies writes issued together in call order, each guard seeing the writes before it', async () => {

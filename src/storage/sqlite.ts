@@ -4,8 +4,17 @@
 // revision (assigned by us, one per write, strictly increasing). A delete inserts a
 // tombstone row. The state of the store at revision R is, for every key, its row with
 // the highest id <= R unless that row is a tombstone. `prev_revision` points at the
-// row a write replaced (0 for a create), which gives watch replay its prev values
-// with one rowid lookup.
+// key's row before this one (0 for the first write of a key; a create after a delete
+// points at the tombstone), which gives watch replay its prev values with one rowid
+// lookup and links each key's rows into a chain, newest to oldest.
+//
+// `live` holds each key's newest row (id, deleted, create_revision; a tombstone stays
+// until compaction removes it): the current state by name, and where a read at an older
+// revision starts walking the key's chain back. There is deliberately no index on
+// kv(name): writes come to random keys (a thousand nodes renewing their leases), and
+// an index by name over the whole history would dirty a page of its own for nearly
+// every write in a batch, each one more page for COMMIT to append to the WAL. `live`
+// is small (one row per key), so a batch dirties few of its pages.
 //
 // Concurrency. node:sqlite is synchronous and this process is the only writer, so a
 // write transaction runs start to finish inside one synchronous call: a read can never
@@ -51,7 +60,7 @@ import {
   type WriteResult,
 } from './store.ts';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /** Ops per write transaction; a bigger queue is committed in several transactions. */
 const MAX_BATCH = 1000;
@@ -82,18 +91,49 @@ const SCHEMA = `
     name            TEXT    NOT NULL,     -- the key
     deleted         INTEGER NOT NULL,     -- 1 for a delete tombstone
     create_revision INTEGER NOT NULL,     -- revision that created this incarnation of the key
-    prev_revision   INTEGER NOT NULL,     -- id of the row this write replaced; 0 for a create
+    prev_revision   INTEGER NOT NULL,     -- id of the key's row before this one; 0 for its first
     value           TEXT    NOT NULL      -- '' for a tombstone
   );
-  -- Serves get (name = ? AND id <= ?), prefix ranges (name BETWEEN) and the per-key
-  -- "latest row" lookups. deleted is in the index so counting live keys never touches
-  -- the table.
-  CREATE INDEX IF NOT EXISTS kv_name_id ON kv (name, id, deleted);
+  -- Each key's newest row: gets, ranges and the guards of writes read it by name.
+  CREATE TABLE IF NOT EXISTS live (
+    name            TEXT    PRIMARY KEY,
+    id              INTEGER NOT NULL,
+    deleted         INTEGER NOT NULL,
+    create_revision INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- The tombstones among them, for compaction to find without a scan.
+  CREATE INDEX IF NOT EXISTS live_tombstones ON live (id) WHERE deleted = 1;
   CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
   ) WITHOUT ROWID;
 `;
+
+/**
+ * Version 1 kept an index on kv(name, id, deleted) instead of the live table, and a create
+ * after a delete had prev_revision 0. Builds `live` from that index, links every such
+ * create to the key's row before it (its tombstone, unless compacted), then drops the
+ * index: one transaction, so a crash leaves version 1 as it was.
+ */
+function migrateFromV1(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(`
+      INSERT INTO live (name, id, deleted, create_revision)
+        SELECT name, id, deleted, create_revision FROM kv AS k
+         WHERE id = (SELECT MAX(id) FROM kv WHERE name = k.name);
+      UPDATE kv SET prev_revision = (SELECT MAX(p.id) FROM kv AS p WHERE p.name = kv.name AND p.id < kv.id)
+       WHERE prev_revision = 0 AND create_revision = id
+         AND EXISTS (SELECT 1 FROM kv AS p WHERE p.name = kv.name AND p.id < kv.id);
+      DROP INDEX IF EXISTS kv_name_id;
+      UPDATE meta SET value = 2 WHERE name = 'schema_version';
+    `);
+    db.exec('COMMIT');
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
 
 export async function openSqliteStore(opts: { path: string }): Promise<Store> {
   if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
@@ -106,6 +146,8 @@ export async function openSqliteStore(opts: { path: string }): Promise<Store> {
     const version = db.prepare(`SELECT value FROM meta WHERE name = 'schema_version'`).get();
     if (version === undefined) {
       db.prepare(`INSERT INTO meta (name, value) VALUES ('schema_version', ?)`).run(SCHEMA_VERSION);
+    } else if (version.value === 1) {
+      migrateFromV1(db);
     } else if (version.value !== SCHEMA_VERSION) {
       throw new Error(`${opts.path}: unsupported schema version ${version.value} (this build reads ${SCHEMA_VERSION})`);
     }
@@ -163,24 +205,29 @@ class SqliteStore implements Store {
 
   #latest: StatementSync;
   #insert: StatementSync;
+  #setLive: StatementSync;
   /** Prepared once: a write batch's BEGIN and COMMIT are not parsed again for every batch. */
   #begin: StatementSync;
   #commitStmt: StatementSync;
-  #getAt: StatementSync;
+  #row: StatementSync;
+  #prevOf: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
     this.#latest = db.prepare(
-      'SELECT id, deleted, create_revision, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1',
+      'SELECT l.id, l.deleted, l.create_revision, k.value FROM live AS l JOIN kv AS k ON k.id = l.id WHERE l.name = ?',
     );
     this.#begin = db.prepare('BEGIN IMMEDIATE');
     this.#commitStmt = db.prepare('COMMIT');
     this.#insert = db.prepare(
       'INSERT INTO kv (id, name, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    this.#getAt = db.prepare(
-      'SELECT id, deleted, create_revision, value FROM kv WHERE name = ? AND id <= ? ORDER BY id DESC LIMIT 1',
+    this.#setLive = db.prepare(
+      `INSERT INTO live (name, id, deleted, create_revision) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET id = excluded.id, deleted = excluded.deleted, create_revision = excluded.create_revision`,
     );
+    this.#row = db.prepare('SELECT id, deleted, create_revision, value FROM kv WHERE id = ?');
+    this.#prevOf = db.prepare('SELECT prev_revision FROM kv WHERE id = ?');
     this.#compacted = readMeta(db, 'compact_revision');
     const maxId = (db.prepare('SELECT MAX(id) AS id FROM kv').get()?.id as number | null) ?? 0;
     // Compaction may have removed the newest row (a tombstone at the compact
@@ -194,9 +241,26 @@ class SqliteStore implements Store {
   async get(key: string, opts?: { revision?: number }): Promise<{ kv?: KeyValue; revision: number }> {
     this.#checkOpen();
     const revision = this.#readRevision(opts?.revision);
-    const row = this.#getAt.get(key, revision) as LatestRow | undefined;
+    const live = this.#latest.get(key) as LatestRow | undefined;
+    const row = live === undefined || live.id <= revision ? live : this.#rowAt(live.id, revision);
     if (row === undefined || row.deleted) return { revision };
     return { kv: rowToKv(key, row), revision };
+  }
+
+  /**
+   * The row of a key at `revision`, walking its chain back from row `id` (a newer one):
+   * the first row at or below `revision`. Undefined when the key did not exist then (its
+   * chain starts later) or that row was compacted away (it was a tombstone: compaction
+   * keeps every key's latest live row at or below the compacted revision, and every row
+   * above it, and reads below it are refused).
+   */
+  #rowAt(id: number, revision: number): LatestRow | undefined {
+    while (id > revision) {
+      const prev = this.#prevOf.get(id) as { prev_revision: number } | undefined;
+      if (prev === undefined || prev.prev_revision === 0) return undefined;
+      id = prev.prev_revision;
+    }
+    return this.#row.get(id) as LatestRow | undefined;
   }
 
   async range(prefix: string, opts: RangeOptions = {}): Promise<RangeResult> {
@@ -208,38 +272,41 @@ class SqliteStore implements Store {
     const start = opts.startKey !== undefined && opts.startKey > prefix ? opts.startKey : prefix;
     if (end !== undefined && start >= end) return { kvs: [], more: false, remaining: 0, revision };
 
-    // Walks the (name, id) index in key order and keeps a row only when it is its
-    // key's latest at `revision` (a correlated MAX that is one index seek). Rows come
-    // out already sorted, so LIMIT stops the scan early: a page of 500 out of 5,000
-    // keys reads ~500 keys, not 5,000.
-    const page = this.#stmt(
-      `SELECT kv.id, kv.name, kv.create_revision, kv.value FROM kv
-        WHERE kv.name >= ? ${end === undefined ? '' : 'AND kv.name < ?'}
-          AND kv.id <= ? AND kv.deleted = 0
-          AND kv.id = (SELECT MAX(k2.id) FROM kv AS k2 WHERE k2.name = kv.name AND k2.id <= ?)
-        ORDER BY kv.name LIMIT ?`,
-    );
     const bounds = end === undefined ? [start] : [start, end];
-    const rows = page.all(...bounds, revision, revision, limit === 0 ? -1 : limit) as {
-      id: number;
-      name: string;
-      create_revision: number;
-      value: string;
-    }[];
-    const kvs = rows.map((r) => ({ key: r.name, value: r.value, createRevision: r.create_revision, modRevision: r.id }));
-
+    const upper = end === undefined ? '' : 'AND l.name < ?';
+    let kvs: KeyValue[];
     let remaining = 0;
-    if (limit !== 0 && kvs.length === limit) {
-      // Counting uses only the covering index: the bare `deleted` column takes its
-      // value from the MAX(id) row (documented SQLite behaviour for min/max aggregates).
-      const count = this.#stmt(
-        `SELECT COUNT(*) AS n FROM (
-           SELECT MAX(id), deleted FROM kv
-            WHERE name >= ? ${end === undefined ? '' : 'AND name < ?'} AND id <= ?
-            GROUP BY name
-         ) WHERE deleted = 0`,
+    if (revision === this.#rev) {
+      // The current state: live rows in key order, each joined to its row by rowid. Rows
+      // come out sorted, so LIMIT stops early: a page of 500 out of 5,000 keys reads ~500.
+      const page = this.#stmt(
+        `SELECT l.name, l.id, l.create_revision, k.value FROM live AS l JOIN kv AS k ON k.id = l.id
+          WHERE l.name >= ? ${upper} AND l.deleted = 0 ORDER BY l.name LIMIT ?`,
       );
-      remaining = (count.get(...bounds, revision)!.n as number) - kvs.length;
+      const rows = page.all(...bounds, limit === 0 ? -1 : limit) as { id: number; name: string; create_revision: number; value: string }[];
+      kvs = rows.map((r) => ({ key: r.name, value: r.value, createRevision: r.create_revision, modRevision: r.id }));
+      if (limit !== 0 && kvs.length === limit) {
+        const count = this.#stmt(`SELECT COUNT(*) AS n FROM live AS l WHERE l.name >= ? ${upper} AND l.deleted = 0`);
+        remaining = (count.get(...bounds)!.n as number) - kvs.length;
+      }
+    } else {
+      // An older revision: every key there was then is still in `live` (a key deleted
+      // since keeps its tombstone until compaction passes it, and reads below the
+      // compacted revision are refused); one written since is read back along its chain.
+      const keys = this.#stmt(`SELECT l.name, l.id, l.deleted FROM live AS l WHERE l.name >= ? ${upper} ORDER BY l.name`);
+      kvs = [];
+      for (const k of keys.iterate(...bounds) as Iterable<{ name: string; id: number; deleted: number }>) {
+        if (k.id <= revision && k.deleted) continue;
+        const full = limit === 0 || kvs.length < limit;
+        if (k.id <= revision && !full) {
+          remaining++;
+          continue;
+        }
+        const row = k.id <= revision ? (this.#row.get(k.id) as LatestRow | undefined) : this.#rowAt(k.id, revision);
+        if (row === undefined || row.deleted) continue;
+        if (full) kvs.push(rowToKv(k.name, row));
+        else remaining++;
+      }
     }
     return { kvs, more: remaining > 0, remaining, revision };
   }
@@ -341,7 +408,9 @@ class SqliteStore implements Store {
       case 'create': {
         if (current !== undefined) return { result: { ok: false, revision: this.#rev, current } };
         const rev = ++this.#rev;
-        this.#insert.run(rev, op.key, 0, rev, 0, op.value);
+        // After a delete, the chain goes on through the tombstone.
+        this.#insert.run(rev, op.key, 0, rev, row === undefined ? 0 : row.id, op.value);
+        this.#setLive.run(op.key, rev, 0, rev);
         const kv = { key: op.key, value: op.value, createRevision: rev, modRevision: rev };
         return { result: { ok: true, revision: rev, kv }, event: { type: 'PUT', kv } };
       }
@@ -351,6 +420,7 @@ class SqliteStore implements Store {
         }
         const rev = ++this.#rev;
         this.#insert.run(rev, op.key, 0, current.createRevision, current.modRevision, op.value);
+        this.#setLive.run(op.key, rev, 0, current.createRevision);
         const kv = { key: op.key, value: op.value, createRevision: current.createRevision, modRevision: rev };
         return { result: { ok: true, revision: rev, kv }, event: { type: 'PUT', kv, prev: current } };
       }
@@ -360,6 +430,7 @@ class SqliteStore implements Store {
         }
         const rev = ++this.#rev;
         this.#insert.run(rev, op.key, 1, current.createRevision, current.modRevision, '');
+        this.#setLive.run(op.key, rev, 1, current.createRevision);
         const kv = { key: op.key, value: '', createRevision: 0, modRevision: rev };
         return { result: { ok: true, revision: rev, prev: current }, event: { type: 'DELETE', kv, prev: current } };
       }
@@ -386,6 +457,8 @@ class SqliteStore implements Store {
       `DELETE FROM kv WHERE id IN (SELECT prev_revision FROM kv WHERE id > ? AND id <= ? AND prev_revision > 0)`,
     );
     const deleteTombstones = this.#stmt(`DELETE FROM kv WHERE id > ? AND id <= ? AND deleted = 1`);
+    // A key whose newest row is such a tombstone is gone for good.
+    const forgetDeleted = this.#stmt(`DELETE FROM live WHERE deleted = 1 AND id > ? AND id <= ?`);
     const recordCompacted = this.#stmt(
       `INSERT INTO meta (name, value) VALUES ('compact_revision', ?)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
@@ -398,6 +471,7 @@ class SqliteStore implements Store {
       try {
         deleteSuperseded.run(old, next);
         deleteTombstones.run(old, next);
+        forgetDeleted.run(old, next);
         recordCompacted.run(next);
         this.#db.exec('COMMIT');
       } catch (err) {
@@ -564,7 +638,7 @@ function rowToKv(key: string, row: LatestRow): KeyValue {
 
 function replayEvent(row: ReplayRow): WatchEvent {
   const prev: KeyValue | undefined =
-    row.prev_revision === 0 || row.prev_value === null
+    row.prev_revision === 0 || row.create_revision === row.id || row.prev_value === null
       ? undefined
       : { key: row.name, value: row.prev_value, createRevision: row.create_revision, modRevision: row.prev_revision };
   if (row.deleted) {

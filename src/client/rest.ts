@@ -56,13 +56,14 @@ export function resourcePath(res: ResourceRef, namespace: string | undefined, na
 type QueryValue = string | number | boolean | undefined;
 
 function withQuery(path: string, params: Record<string, QueryValue>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
+  // Most requests have no parameter set (a lease renewal): no URLSearchParams for them.
+  let q: URLSearchParams | undefined;
+  for (const k in params) {
+    const v = params[k];
     if (v === undefined || v === '' || v === false) continue;
-    q.append(k, String(v));
+    (q ??= new URLSearchParams()).append(k, String(v));
   }
-  const s = q.toString();
-  return s ? `${path}?${s}` : path;
+  return q ? `${path}?${q.toString()}` : path;
 }
 
 function writeParams(opts: WriteOptions | undefined): Record<string, QueryValue> {

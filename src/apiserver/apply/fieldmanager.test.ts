@@ -364,6 +364,7 @@ describe('recordUpdate', () => {
     // Undefined is absent: on both sides (or one side lacking the key) it is no change.
     assert.equal(withoutCommon({ a: { b: undefined } } as unknown as JSONObject, { a: {} }), undefined);
     assert.deepEqual(withoutCommon({ a: { b: 1 } }, { a: { b: undefined } } as unknown as JSONObject), [{ a: { b: 1 } }, { a: {} }]);
+    assert.deepEqual(withoutCommon({ a: { b: undefined } } as unknown as JSONObject, { a: { b: 2 } }), [{ a: {} }, { a: { b: 2 } }]);
   });
 
   test('/scale: a change of replicas moves them to the scaling manager (subresource scale, no time)', () => {

@@ -23,7 +23,7 @@ import { definitionNameFor } from '../../api/generated/kinds.ts';
 import { badRequest, failure, fieldErr, invalid, type StatusCause, type StatusError } from '../../api/errors.ts';
 import type { KObject } from '../../api/object.ts';
 import type { GVK } from '../../api/schema.ts';
-import { deepClone, isObject, setKey, type JSONObject, type JSONValue } from '../patch/values.ts';
+import { deepClone, deepEqual, isObject, setKey, type JSONObject, type JSONValue } from '../patch/values.ts';
 import { comparePE, deserializePE, FieldSet, fieldPath, goJSON, type Path, type PathElement, pathString, serializePE, valuesEqual } from './fieldpath.ts';
 import {
   capUpdateManagers,
@@ -144,8 +144,8 @@ function withoutManagedFields(obj: KObject): JSONObject {
  * nothing to it, and a key dropped from both sides gets the same Go zero value on both
  * (withGoFields). So a write is compared on what it changed only: a node's status
  * heartbeat walks its conditions, not its images, capacity and nodeInfo. A key whose value
- * is undefined counts as absent, as it is once stored; a list holding undefined is never
- * taken as equal to another.
+ * is undefined counts as absent, as it is once stored. (Lists compare with deepEqual: one
+ * holding undefined could only equal another that does, and `b`, the stored object, has none.)
  */
 export function withoutCommon(b: JSONObject, a: JSONObject): [JSONObject, JSONObject] | undefined {
   const ob: JSONObject = {};
@@ -162,8 +162,9 @@ export function withoutCommon(b: JSONObject, a: JSONObject): [JSONObject, JSONOb
       setKey(ob, k, inner[0]);
       setKey(oa, k, inner[1]);
       differs = true;
-    } else if (!definedEqual(bv, av)) {
-      setKey(ob, k, bv);
+    } else if (bv === undefined || av === undefined || !deepEqual(bv, av)) {
+      // An undefined side stays absent, so that withGoFields gives it its zero value.
+      if (bv !== undefined) setKey(ob, k, bv);
       if (av !== undefined) setKey(oa, k, av);
       differs = true;
     }
@@ -174,23 +175,6 @@ export function withoutCommon(b: JSONObject, a: JSONObject): [JSONObject, JSONOb
     differs = true;
   }
   return differs ? [ob, oa] : undefined;
-}
-
-/** deepEqual, except that `undefined` anywhere (a value, an item) equals nothing. */
-function definedEqual(a: JSONValue | undefined, b: JSONValue | undefined): boolean {
-  if (a === undefined || b === undefined) return false;
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!definedEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!Object.hasOwn(b, k) || !definedEqual(a[k], b[k])) return false;
-  return true;
 }
 
 /** `obj` without metadata.managedFields, sharing everything else with `obj`: for reading only. */

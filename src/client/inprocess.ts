@@ -19,26 +19,39 @@ export interface InProcessUser {
 }
 
 export function inProcessTransport(server: InProcessServer, user: InProcessUser): Transport {
-  const inflight = new Set<AbortController>();
+  /** Requests in flight, each with what aborts it. */
+  const inflight = new Map<AbortController, (reason: unknown) => void>();
   let closed = false;
 
   /** Starts one request; `sink` sees the response as the server produces it. */
   const start = (
     req: TransportRequest,
-    sink: { head(code: number, headers: Record<string, string>): void; data(chunk: string): void; end(): void; fail(e: unknown): void },
-  ): AbortController => {
+    sink: {
+      head(code: number, headers: Record<string, string>): void;
+      data(chunk: string): void;
+      end(): void;
+      fail(e: unknown): void;
+      /** Called once the request is aborted (by its signal, the reader or close()): no listener per request. */
+      aborted(): void;
+    },
+  ): { ac: AbortController; abort: (reason?: unknown) => void } => {
     const ac = new AbortController();
     if (closed) {
       queueMicrotask(() => sink.fail(new Error('transport is closed')));
-      return ac;
+      return { ac, abort: () => {} };
     }
     if (req.signal?.aborted) {
       ac.abort(req.signal.reason);
       queueMicrotask(() => sink.fail(abortError(ac.signal)));
-      return ac;
+      return { ac, abort: () => {} };
     }
-    inflight.add(ac);
-    const onAbort = () => ac.abort(req.signal?.reason);
+    const abort = (reason?: unknown) => {
+      if (ac.signal.aborted) return;
+      ac.abort(reason);
+      sink.aborted();
+    };
+    inflight.set(ac, abort);
+    const onAbort = () => abort(req.signal?.reason);
     req.signal?.addEventListener('abort', onAbort, { once: true });
     // The body stays text; bytes are made only for a handler that asks for them.
     const text = req.body ?? '';
@@ -106,7 +119,7 @@ export function inProcessTransport(server: InProcessServer, user: InProcessUser)
         },
       );
     });
-    return ac;
+    return { ac, abort };
   };
 
   return {
@@ -115,7 +128,7 @@ export function inProcessTransport(server: InProcessServer, user: InProcessUser)
         let status = 0;
         let headers: Record<string, string> = {};
         const chunks: string[] = [];
-        const ac = start(req, {
+        const { ac } = start(req, {
           head(code, h) {
             status = code;
             headers = h;
@@ -126,8 +139,8 @@ export function inProcessTransport(server: InProcessServer, user: InProcessUser)
             else resolve({ status, headers, body: chunks.join('') });
           },
           fail: reject,
+          aborted: () => reject(abortError(ac.signal)),
         });
-        ac.signal.addEventListener('abort', () => reject(abortError(ac.signal)), { once: true });
       });
     },
 
@@ -135,8 +148,8 @@ export function inProcessTransport(server: InProcessServer, user: InProcessUser)
       return new Promise((resolve, reject) => {
         let answered = false;
         // A reader that stops early cancels the request, as closing the connection would.
-        const queue = new LineQueue({ onClose: () => ac.abort() });
-        const ac: AbortController = start(req, {
+        const queue = new LineQueue({ onClose: () => handle.abort() });
+        const handle = start(req, {
           head(code) {
             answered = true;
             resolve({ status: code, lines: queue });
@@ -147,21 +160,17 @@ export function inProcessTransport(server: InProcessServer, user: InProcessUser)
             queue.end();
             if (!answered) reject(e);
           },
-        });
-        ac.signal.addEventListener(
-          'abort',
-          () => {
+          aborted: () => {
             queue.end();
-            if (!answered) reject(abortError(ac.signal));
+            if (!answered) reject(abortError(handle.ac.signal));
           },
-          { once: true },
-        );
+        });
       });
     },
 
     close() {
       closed = true;
-      for (const ac of inflight) ac.abort(new Error('transport closed'));
+      for (const abort of [...inflight.values()]) abort(new Error('transport closed'));
       inflight.clear();
     },
   };

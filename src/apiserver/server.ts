@@ -97,6 +97,21 @@ const METRIC_VERBS: Record<string, string> = { create: 'POST', update: 'PUT', de
 
 const ALWAYS_ALLOWED = new Set(['/healthz', '/livez', '/readyz', '/version']);
 
+/** A request target's path with no query, percent-escape, backslash, dot segment or leading "//": as it is. */
+const PLAIN_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+/**
+ * The path and query of a request target, as `new URL(target, base)` reads them. A plain
+ * path (what clients send for a get, an update, a lease renewal) needs no URL parser: it
+ * is its own pathname, with no query.
+ */
+export function requestTarget(target: string): { pathname: string; searchParams: URLSearchParams } {
+  if (PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) return { pathname: target, searchParams: new URLSearchParams() };
+  const url = new URL(target, 'http://x');
+  return { pathname: url.pathname, searchParams: url.searchParams };
+}
+
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const log = opts.log ?? (() => {});
   const dataDir = path.resolve(opts.dataDir);
@@ -212,7 +227,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
 
   async function serveRequest(req: ApiRequest, res: ApiResponse): Promise<void> {
-    const url = new URL(req.url, 'http://x');
+    const url = requestTarget(req.url);
     const p = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     if (ALWAYS_ALLOWED.has(p) || p.startsWith('/healthz/') || p.startsWith('/livez/') || p.startsWith('/readyz/')) {
       if (p === '/version') return sendJSON(res, 200, KUBERNETES_VERSION);

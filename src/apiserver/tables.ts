@@ -10,7 +10,8 @@ export type ResponseForm = 'object' | 'table' | 'metadata';
 
 /** Picks the first form in the Accept list the server can produce. */
 export function negotiate(accept: string | undefined, list: boolean): ResponseForm {
-  if (!accept) return 'object';
+  // What our own clients and most others send: nothing to parse.
+  if (!accept || accept === 'application/json') return 'object';
   let sawUnsupported = false;
   for (const raw of accept.split(',')) {
     const parts = raw.split(';').map((p) => p.trim());

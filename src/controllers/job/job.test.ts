@@ -118,6 +118,12 @@ describe('job controller', () => {
     await c?.close();
   });
 
+  /** The Job's events with `reason`, once at least `count` are there (the recorder writes them after the status). */
+  const recorded = (job: string, reason: string, count = 1) =>
+    eventually(async () => {
+      const messages = await c.events('default', job, reason);
+      return messages.length >= count && messages;
+    }, 10_000, `${reason} events of ${job}`);
   const podsOf = async (job: string) => (await c.client.list(ref.pods, 'default', { labelSelector: `batch.kubernetes.io/job-name=${job}` })).items;
   const phases = async (job: string) => {
     const out: Record<string, number> = {};
@@ -151,10 +157,10 @@ describe('job controller', () => {
       assert.equal(p.metadata.labels!['job-name'], 'pi');
       assert.deepEqual(p.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.controller, r.blockOwnerDeletion]), [['Job', 'pi', true, true]]);
     }
-    const created = await c.events('default', 'pi', 'SuccessfulCreate');
+    const created = await recorded('pi', 'SuccessfulCreate', 5);
     assert.equal(created.length, 5);
     assert.ok(created.every((m) => /^Created pod: pi-[a-z0-9]{5}$/.test(m)), created.join('\n'));
-    assert.deepEqual(await c.events('default', 'pi', 'Completed'), ['Job completed']);
+    assert.deepEqual(await recorded('pi', 'Completed'), ['Job completed']);
   });
 
   it('survives injected failures up to backoffLimit, replacing each failed pod', async () => {
@@ -187,7 +193,7 @@ describe('job controller', () => {
     assert.equal(job!.status.failed, 3, JSON.stringify(job!.status));
     assert.equal(job!.status.succeeded, undefined);
     assert.equal(job!.status.completionTime, undefined);
-    assert.deepEqual(await c.events('default', 'doomed', 'BackoffLimitExceeded'), ['Job has reached the specified backoff limit']);
+    assert.deepEqual(await recorded('doomed', 'BackoffLimitExceeded'), ['Job has reached the specified backoff limit']);
     // No pod is left running, none is recreated.
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await podsOf('doomed')).filter((p) => p.status?.phase !== 'Failed').length, 0);
@@ -230,7 +236,7 @@ describe('job controller', () => {
     assert.equal(cond(job, 'Failed').message, 'Job was active longer than specified deadline');
     assert.equal(job!.status.failed, 2, 'the deleted pods count as failed');
     await eventually(async () => (await podsOf('slow')).length === 0, 10_000, 'pods gone');
-    assert.deepEqual(await c.events('default', 'slow', 'DeadlineExceeded'), ['Job was active longer than specified deadline']);
+    assert.deepEqual(await recorded('slow', 'DeadlineExceeded'), ['Job was active longer than specified deadline']);
   });
 
   it('suspend: no pods while suspended; resuming starts them and resets startTime', async () => {
@@ -245,8 +251,8 @@ describe('job controller', () => {
     assert.equal(s.status, 'False');
     assert.equal(s.reason, 'JobResumed');
     assert.ok(job!.status.startTime);
-    assert.deepEqual(await c.events('default', 'later', 'Suspended'), ['Job suspended']);
-    assert.deepEqual(await c.events('default', 'later', 'Resumed'), ['Job resumed']);
+    assert.deepEqual(await recorded('later', 'Suspended'), ['Job suspended']);
+    assert.deepEqual(await recorded('later', 'Resumed'), ['Job resumed']);
   });
 
   it('suspending a running Job deletes its pods', async () => {

@@ -210,7 +210,7 @@ class SqliteStore implements Store {
   #begin: StatementSync;
   #commitStmt: StatementSync;
   #row: StatementSync;
-  #prevOf: StatementSync;
+  #link: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -227,7 +227,7 @@ class SqliteStore implements Store {
          ON CONFLICT (name) DO UPDATE SET id = excluded.id, deleted = excluded.deleted, create_revision = excluded.create_revision`,
     );
     this.#row = db.prepare('SELECT id, deleted, create_revision, value FROM kv WHERE id = ?');
-    this.#prevOf = db.prepare('SELECT prev_revision FROM kv WHERE id = ?');
+    this.#link = db.prepare('SELECT prev_revision, deleted FROM kv WHERE id = ?');
     this.#compacted = readMeta(db, 'compact_revision');
     const maxId = (db.prepare('SELECT MAX(id) AS id FROM kv').get()?.id as number | null) ?? 0;
     // Compaction may have removed the newest row (a tombstone at the compact
@@ -242,25 +242,27 @@ class SqliteStore implements Store {
     this.#checkOpen();
     const revision = this.#readRevision(opts?.revision);
     const live = this.#latest.get(key) as LatestRow | undefined;
-    const row = live === undefined || live.id <= revision ? live : this.#rowAt(live.id, revision);
-    if (row === undefined || row.deleted) return { revision };
-    return { kv: rowToKv(key, row), revision };
+    if (live === undefined) return { revision };
+    if (live.id <= revision) return live.deleted ? { revision } : { kv: rowToKv(key, live), revision };
+    const id = this.#stateAt(live.id, revision);
+    return id === 0 ? { revision } : { kv: rowToKv(key, this.#row.get(id) as unknown as LatestRow), revision };
   }
 
   /**
-   * The row of a key at `revision`, walking its chain back from row `id` (a newer one):
-   * the first row at or below `revision`. Undefined when the key did not exist then (its
-   * chain starts later) or that row was compacted away (it was a tombstone: compaction
-   * keeps every key's latest live row at or below the compacted revision, and every row
-   * above it, and reads below it are refused).
+   * The id of a key's row at `revision`, walking its chain back from row `id` (a newer
+   * one) to the first row at or below `revision`; 0 when the key did not exist then: its
+   * chain starts later, that row is a tombstone, or it was compacted away (then it was a
+   * tombstone: compaction keeps every key's latest live row at or below the compacted
+   * revision and every row above it, and reads below it are refused).
    */
-  #rowAt(id: number, revision: number): LatestRow | undefined {
-    while (id > revision) {
-      const prev = this.#prevOf.get(id) as { prev_revision: number } | undefined;
-      if (prev === undefined || prev.prev_revision === 0) return undefined;
-      id = prev.prev_revision;
+  #stateAt(id: number, revision: number): number {
+    for (;;) {
+      const row = this.#link.get(id) as { prev_revision: number; deleted: number } | undefined;
+      if (row === undefined) return 0;
+      if (id <= revision) return row.deleted ? 0 : id;
+      if (row.prev_revision === 0) return 0;
+      id = row.prev_revision;
     }
-    return this.#row.get(id) as LatestRow | undefined;
   }
 
   async range(prefix: string, opts: RangeOptions = {}): Promise<RangeResult> {
@@ -292,20 +294,27 @@ class SqliteStore implements Store {
     } else {
       // An older revision: every key there was then is still in `live` (a key deleted
       // since keeps its tombstone until compaction passes it, and reads below the
-      // compacted revision are refused); one written since is read back along its chain.
+      // compacted revision are refused). A key unchanged since is read as it is; one
+      // written since is followed back along its chain (#stateAt).
       const keys = this.#stmt(`SELECT l.name, l.id, l.deleted FROM live AS l WHERE l.name >= ? ${upper} ORDER BY l.name`);
       kvs = [];
+      let after: string | undefined;
       for (const k of keys.iterate(...bounds) as Iterable<{ name: string; id: number; deleted: number }>) {
-        if (k.id <= revision && k.deleted) continue;
-        const full = limit === 0 || kvs.length < limit;
-        if (k.id <= revision && !full) {
-          remaining++;
-          continue;
+        if (limit !== 0 && kvs.length === limit) {
+          after = k.name;
+          break;
         }
-        const row = k.id <= revision ? (this.#row.get(k.id) as LatestRow | undefined) : this.#rowAt(k.id, revision);
-        if (row === undefined || row.deleted) continue;
-        if (full) kvs.push(rowToKv(k.name, row));
-        else remaining++;
+        const id = k.id <= revision ? (k.deleted ? 0 : k.id) : this.#stateAt(k.id, revision);
+        if (id === 0) continue;
+        kvs.push(rowToKv(k.name, this.#row.get(id) as unknown as LatestRow));
+      }
+      if (after !== undefined) {
+        // What is left: keys unchanged since, counted in SQLite, and the others one by one.
+        const rest = end === undefined ? [after] : [after, end];
+        const unchanged = this.#stmt(`SELECT COUNT(*) AS n FROM live AS l WHERE l.name >= ? ${upper} AND l.id <= ? AND l.deleted = 0`);
+        remaining = unchanged.get(...rest, revision)!.n as number;
+        const changed = this.#stmt(`SELECT l.id FROM live AS l WHERE l.name >= ? ${upper} AND l.id > ?`);
+        for (const k of changed.iterate(...rest, revision) as Iterable<{ id: number }>) if (this.#stateAt(k.id, revision) !== 0) remaining++;
       }
     }
     return { kvs, more: remaining > 0, remaining, revision };

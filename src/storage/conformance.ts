@@ -232,6 +232,28 @@ export function runStoreConformance(name: string, open: OpenStore): void {
         assert.equal((await store.get('/x/b')).kv, undefined);
       });
 
+      it('pages at an older revision count every key as it was then, however often written since', async () => {
+        const made: KeyValue[] = [];
+        for (let i = 0; i < 7; i++) made.push(mustWrite(await store.create(`/o/k${i}`, `v${i}`)));
+        mustDelete(await store.delete('/o/k5'));
+        const then = await store.currentRevision();
+        mustWrite(await store.update('/o/k2', 'once', made[2].modRevision));
+        const k3 = mustWrite(await store.update('/o/k3', 'once', made[3].modRevision));
+        mustWrite(await store.update('/o/k3', 'twice', k3.modRevision));
+        mustDelete(await store.delete('/o/k4'));
+        mustWrite(await store.create('/o/k5', 'again'));
+        mustWrite(await store.create('/o/k7', 'new'));
+        // Then: k0..k4 and k6 (k5 was deleted, k7 did not exist).
+        const page = async (limit: number, startKey?: string) => {
+          const r = await store.range('/o/', { revision: then, limit, startKey });
+          return [r.kvs.map((kv) => `${kv.key.slice(3)}=${kv.value}`), r.more, r.remaining];
+        };
+        assert.deepEqual(await page(1), [['k0=v0'], true, 5]);
+        assert.deepEqual(await page(2, '/o/k0\0'), [['k1=v1', 'k2=v2'], true, 3]);
+        assert.deepEqual(await page(3, '/o/k2\0'), [['k3=v3', 'k4=v4', 'k6=v6'], false, 0]);
+        assert.deepEqual(await page(0), [['k0=v0', 'k1=v1', 'k2=v2', 'k3=v3', 'k4=v4', 'k6=v6'], false, 0]);
+      });
+
       it('limit and startKey page through a consistent snapshot while writes happen', async () => {
         const original = new Map<string, KeyValue>();
         for (let i = 0; i < 10; i++) {

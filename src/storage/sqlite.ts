@@ -309,12 +309,20 @@ class SqliteStore implements Store {
         kvs.push(rowToKv(k.name, this.#row.get(id) as unknown as LatestRow));
       }
       if (after !== undefined) {
-        // What is left: keys unchanged since, counted in SQLite, and the others one by one.
+        // What is left, counted in SQLite for keys unchanged since and keys written once
+        // since (their previous row is the one at `revision`), one by one for the rest.
         const rest = end === undefined ? [after] : [after, end];
         const unchanged = this.#stmt(`SELECT COUNT(*) AS n FROM live AS l WHERE l.name >= ? ${upper} AND l.id <= ? AND l.deleted = 0`);
         remaining = unchanged.get(...rest, revision)!.n as number;
-        const changed = this.#stmt(`SELECT l.id FROM live AS l WHERE l.name >= ? ${upper} AND l.id > ?`);
-        for (const k of changed.iterate(...rest, revision) as Iterable<{ id: number }>) if (this.#stateAt(k.id, revision) !== 0) remaining++;
+        const once = this.#stmt(
+          `SELECT COUNT(*) AS n FROM live AS l JOIN kv AS k ON k.id = l.id JOIN kv AS p ON p.id = k.prev_revision
+            WHERE l.name >= ? ${upper} AND l.id > ? AND k.prev_revision > 0 AND k.prev_revision <= ? AND p.deleted = 0`,
+        );
+        remaining += once.get(...rest, revision, revision)!.n as number;
+        const more = this.#stmt(
+          `SELECT k.prev_revision AS id FROM live AS l JOIN kv AS k ON k.id = l.id WHERE l.name >= ? ${upper} AND l.id > ? AND k.prev_revision > ?`,
+        );
+        for (const k of more.iterate(...rest, revision, revision) as Iterable<{ id: number }>) if (this.#stateAt(k.id, revision) !== 0) remaining++;
       }
     }
     return { kvs, more: remaining > 0, remaining, revision };

@@ -285,8 +285,8 @@ class SqliteStore implements Store {
         `SELECT l.name, l.id, l.create_revision, k.value FROM live AS l JOIN kv AS k ON k.id = l.id
           WHERE l.name >= ? ${upper} AND l.deleted = 0 ORDER BY l.name LIMIT ?`,
       );
-      const rows = page.all(...bounds, limit === 0 ? -1 : limit) as { id: number; name: string; create_revision: number; value: string }[];
-      kvs = rows.map((r) => ({ key: r.name, value: r.value, createRevision: r.create_revision, modRevision: r.id }));
+      const rows = page.all(...bounds, limit === 0 ? -1 : limit) as unknown as { name: string; id: number; create_revision: number; value: string }[];
+      kvs = rows.map((r) => rowToKv(r.name, r));
       if (limit !== 0 && kvs.length === limit) {
         const count = this.#stmt(`SELECT COUNT(*) AS n FROM live AS l WHERE l.name >= ? ${upper} AND l.deleted = 0`);
         remaining = (count.get(...bounds)!.n as number) - kvs.length;
@@ -649,7 +649,7 @@ class Watcher {
   }
 }
 
-function rowToKv(key: string, row: LatestRow): KeyValue {
+function rowToKv(key: string, row: Pick<LatestRow, 'id' | 'create_revision' | 'value'>): KeyValue {
   return { key, value: row.value, createRevision: row.create_revision, modRevision: row.id };
 }
 

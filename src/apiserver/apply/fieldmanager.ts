@@ -328,7 +328,8 @@ function restampOwner(
   if (!Array.isArray(stored) || stored.length === 0 || !c.removed.empty()) return undefined;
   const changed = c.modified.union(c.added);
   if (changed.empty() || changed.intersects(STRIPPED)) return undefined;
-  const paths = changed.paths();
+  // Each changed path with its keys as FieldsV1 writes them, serialized once for all entries.
+  const paths = changed.paths().map((p) => ({ p, keys: p.map(serializePE) }));
   let mine = -1;
   let updaters = 0;
   for (let i = 0; i < stored.length; i++) {
@@ -341,8 +342,8 @@ function restampOwner(
       if (mine !== -1) return undefined;
       mine = i;
     }
-    for (const p of paths) {
-      const has = fieldsV1Has(e.fieldsV1, p);
+    for (const { p, keys } of paths) {
+      const has = fieldsV1Has(e.fieldsV1, p, keys);
       if (has === undefined || has !== isMine) return undefined;
     }
   }
@@ -361,13 +362,14 @@ function restampOwner(
 }
 
 /**
- * Whether path `p` is a member of the set FieldsV1 `v` encodes; undefined when the text
- * leaves it open (a key written in another form than the canonical one).
+ * Whether path `p` (its elements serialized: `keys`) is a member of the set FieldsV1 `v`
+ * encodes; undefined when the text leaves it open (a key written in another form than the
+ * canonical one).
  */
-function fieldsV1Has(v: JSONObject, p: Path): boolean | undefined {
+function fieldsV1Has(v: JSONObject, p: Path, keys: string[]): boolean | undefined {
   let level: JSONObject = v;
   for (let i = 0; i < p.length; i++) {
-    const key = serializePE(p[i]);
+    const key = keys[i];
     if (!Object.hasOwn(level, key)) return otherForm(level, p[i]) ? undefined : false;
     const next = level[key];
     if (!isObject(next)) return undefined;
@@ -459,9 +461,9 @@ export function recordUpdate(opts: RecordUpdateOptions): void {
   const requested = next.metadata.managedFields;
   const live = () => decodeOrEmpty(old?.metadata?.managedFields);
 
-  // What changed. Only compared, never changed: no deep copies. Top-level fields equal on
-  // both sides compare as unchanged whatever their type, so only the others are typed and
-  // walked (a lease renewal walks spec, a status write status).
+  // What changed. Only compared, never changed: no deep copies. What both sides have in
+  // common is left out before typing and walking (withoutCommon): a lease renewal walks its
+  // renewTime, a node's status report its conditions.
   const ignore = ignoredFields(t, sub, opts.statusSubresource);
   const compared = () => {
     let b: JSONObject = old ? shallowWithoutManagedFields(old) : {};

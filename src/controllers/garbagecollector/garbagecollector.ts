@@ -516,7 +516,7 @@ function absentKey(i: { apiVersion: string; kind: string; name: string; uid: str
 
 const NO_DIFFS = { added: [], removed: [], changed: [] };
 
-/** Whether two owner references have the same fields with the same values, in the same order. */
+/** Whether two owner references have the same fields with the same values, in the same order (as their JSON would). */
 function sameReference(a: OwnerReference, b: OwnerReference): boolean {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
@@ -535,6 +535,6 @@ function referencesDiffs(old: OwnerReference[], cur: OwnerReference[]): { added:
   const curBy = new Map(cur.map((r) => [r.uid, r]));
   const added = cur.filter((r) => !oldBy.has(r.uid));
   const removed = old.filter((r) => !curBy.has(r.uid));
-  const changed = cur.filter((r) => oldBy.has(r.uid) && JSON.stringify(oldBy.get(r.uid)) !== JSON.stringify(r)).map((r) => ({ old: oldBy.get(r.uid)!, cur: r }));
+  const changed = cur.filter((r) => oldBy.has(r.uid) && !sameReference(oldBy.get(r.uid)!, r)).map((r) => ({ old: oldBy.get(r.uid)!, cur: r }));
   return { added, removed, changed };
 }

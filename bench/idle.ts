@@ -17,6 +17,11 @@
 // and report it as % of one core. Lease and node
 // writes per second come from the apiserver's own /metrics (apiserver_request_total),
 // read at both ends of the window, so they count what the server did, not what a watch saw.
+// Beside each figure: the process's CPU by thread (the JavaScript thread, and V8's helper
+// threads, which do most of the garbage collector's marking), and how busy the whole
+// machine was over the same window, steal included. On a shared machine the same tree
+// measures 10-15% apart from one window to the next; the machine's load says which
+// windows to trust.
 //
 //   node bench/idle.ts [--nodes 1000] [--settle-seconds 330] [--window-seconds 300]
 //                      [--rounds 1] [--cpu-prof] [--heap-prof] [--authorization-mode MODES]
@@ -38,7 +43,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeconfigClient, type KubeconfigClient } from '../src/client/https.ts';
 import { ref } from '../src/client/resources.ts';
-import { processCpuMs, startChild, type Child, printUsageAndExit } from './processes.ts';
+import { machineCpuMs, processCpuMs, startChild, threadCpuMs, type Child, printUsageAndExit } from './processes.ts';
 import { formatHeapProfile, formatProfile, summarizeHeapProfile, summarizeProfile, type HeapProfileSummary, type ProfileSummary } from './profile.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -66,6 +71,12 @@ export interface IdleMeasurement {
   nodeWritesPerSecond: number;
   otherRequestsPerSecond: number;
   rssMb: number;
+  /** The process's CPU over the window by thread name (MainThread: the JavaScript; V8Worker: V8's GC and compiler helpers). */
+  threadsPctOfCore: Record<string, number>;
+  /** The whole machine over the window (every process, all cores, in cores' percent): how loaded it was while this was measured. */
+  machineBusyPctOfCore: number;
+  /** Time the hypervisor gave this machine's cores to someone else over the window. */
+  stealPctOfCore: number;
   /** Every request the apiserver served in the window, by "VERB resource[/subresource]", per second. */
   requestsPerSecond: Record<string, number>;
 }
@@ -178,9 +189,13 @@ export async function measure(
     const counts0 = await requestCounts(kc);
     if (profileFile) child.proc.kill('SIGUSR2');
     const cpu0 = processCpuMs(pid)!;
+    const threads0 = threadCpuMs(pid);
+    const machine0 = machineCpuMs();
     const t0 = performance.now();
     await sleep(config.windowSeconds * 1000);
     const cpu1 = processCpuMs(pid)!;
+    const threads1 = threadCpuMs(pid);
+    const machine1 = machineCpuMs();
     if (profileFile) {
       child.proc.kill('SIGUSR2');
       // The profile is written once the profiler has stopped.
@@ -209,6 +224,14 @@ export async function measure(
       nodeWritesPerSecond: round(node / seconds, 2),
       otherRequestsPerSecond: round(other / seconds, 2),
       rssMb: rssMb(pid),
+      threadsPctOfCore: Object.fromEntries(
+        [...threads1]
+          .map(([name, ms]) => [name, round(((ms - (threads0.get(name) ?? 0)) / 1000 / seconds) * 100, 3)] as const)
+          .filter(([, pct]) => pct > 0)
+          .sort((a, b) => b[1] - a[1]),
+      ),
+      machineBusyPctOfCore: machine0 && machine1 ? round(((machine1.busy - machine0.busy) / 1000 / seconds) * 100, 2) : 0,
+      stealPctOfCore: machine0 && machine1 ? round(((machine1.steal - machine0.steal) / 1000 / seconds) * 100, 2) : 0,
       requestsPerSecond: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v / seconds, 2)])),
     };
     log(`  ${nodes} nodes: ${m.cpuPctOfCore}% of a core, ${m.leaseUpdatesPerSecond} lease updates/s, ${m.nodeWritesPerSecond} node writes/s, ${m.otherRequestsPerSecond} other requests/s`);
@@ -283,12 +306,12 @@ export function formatIdleTable(r: IdleResult): string {
   const lines = [
     `Skiff idle heartbeats: skiff up --no-node --sim-nodes ${r.config.nodes}${r.config.authorizationMode ? ` --authorization-mode ${r.config.authorizationMode}` : ''}, whole process, ${r.config.windowSeconds} s window after ${r.config.settleSeconds} s settle, ${r.rounds.length} round(s); ${r.machine.cpus} CPUs, load ${r.machine.loadavgAtStart.join(' ')}`,
     '',
-    'round  nodes  CPU % of a core  lease updates/s  node writes/s  other req/s  RSS MB  Ready after',
+    'round  nodes  CPU % of a core  JS thread  V8 helpers  lease updates/s  node writes/s  other req/s  RSS MB  Ready after  machine busy  steal',
   ];
   r.rounds.forEach((x, i) => {
     for (const m of [x.baseline, x.nodes]) {
       lines.push(
-        `${String(i + 1).padStart(5)}  ${String(m.nodes).padStart(5)}  ${m.cpuPctOfCore.toFixed(3).padStart(15)}  ${m.leaseUpdatesPerSecond.toFixed(1).padStart(15)}  ${m.nodeWritesPerSecond.toFixed(2).padStart(13)}  ${m.otherRequestsPerSecond.toFixed(2).padStart(11)}  ${String(m.rssMb).padStart(6)}  ${m.readySeconds} s`,
+        `${String(i + 1).padStart(5)}  ${String(m.nodes).padStart(5)}  ${m.cpuPctOfCore.toFixed(3).padStart(15)}  ${(m.threadsPctOfCore.MainThread ?? 0).toFixed(3).padStart(9)}  ${(m.threadsPctOfCore.V8Worker ?? 0).toFixed(3).padStart(10)}  ${m.leaseUpdatesPerSecond.toFixed(1).padStart(15)}  ${m.nodeWritesPerSecond.toFixed(2).padStart(13)}  ${m.otherRequestsPerSecond.toFixed(2).padStart(11)}  ${String(m.rssMb).padStart(6)}  ${`${m.readySeconds} s`.padStart(11)}  ${`${m.machineBusyPctOfCore.toFixed(1)}%`.padStart(12)}  ${`${m.stealPctOfCore.toFixed(1)}%`.padStart(5)}`,
       );
     }
   });

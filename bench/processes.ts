@@ -3,7 +3,7 @@
 // CPU time, read from /proc, so a rate can be put beside the CPU it cost.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -78,6 +78,51 @@ export function processCpuMs(pid: number | undefined): number | undefined {
     // utime and stime are fields 14 and 15 of the whole line.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time (ms) of each thread of `pid`, summed by thread name (/proc/<pid>/task/<tid>/comm:
+ * "MainThread", "V8Worker" for V8's GC and compiler helpers, "libuv-worker", ...), so a
+ * figure can say how much of a process's CPU its JavaScript thread spent and how much the
+ * garbage collector's helper threads did. Threads that ended in between are missing.
+ */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+      byName.set(name, (byName.get(name) ?? 0) + ms);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byName;
+}
+
+/**
+ * The whole machine's CPU time so far (ms, all cores, from the first line of /proc/stat):
+ * `busy` is every non-idle state but steal, `steal` the time the hypervisor ran someone
+ * else while this machine wanted a core. Read at both ends of a window, it tells how
+ * loaded the machine was while a figure was measured.
+ */
+export function machineCpuMs(): { busy: number; steal: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    const ms = (t: number) => (t * 1000) / CLOCK_TICKS_PER_SECOND;
+    return { busy: ms(user + nice + system + irq + softirq), steal: ms(steal) };
   } catch {
     return undefined;
   }

@@ -115,6 +115,13 @@ interface NodeHealth {
   conditions: NodeCondition[] | undefined;
   /** renewTime (ms) of the lease when last observed. */
   leaseRenew?: number;
+  /**
+   * What the last observation saw, when the node had posted a Ready condition: the
+   * informer's node and lease objects (replaced, never changed, on every update) and the
+   * observation made of them. A pass that finds the same node object has nothing to fold
+   * in but a renewed lease.
+   */
+  seen?: { node: KObject; lease: KObject | undefined; observed: NodeCondition; current: NodeCondition };
 }
 
 interface Informers {
@@ -380,8 +387,20 @@ export class NodeLifecycleController {
     const { inf } = this;
     const name = node.metadata.name!;
     const now = Date.now();
-    const created = Date.parse(node.metadata.creationTimestamp ?? '') || now;
     let health = this.health.get(name);
+    const lease = inf.leases.lister.get(NODE_LEASE_NAMESPACE, name);
+    const seen = health?.seen;
+    if (health && seen && seen.node === node) {
+      // The node is the one the last pass observed: its conditions are the health entry's
+      // already (the general path below would change nothing), so only a renewed lease
+      // and the clock can have moved.
+      if (lease !== seen.lease) {
+        this.observeLease(health, lease, now);
+        seen.lease = lease;
+      }
+      return { observed: seen.observed, current: seen.current, health, taken: false, now, write: now > health.probeTimestamp + this.o.nodeMonitorGracePeriodMs };
+    }
+    const created = Date.parse(node.metadata.creationTimestamp ?? '') || now;
     let current = nodeCondition(node, 'Ready');
     let observed: NodeCondition;
     let grace: number;
@@ -415,16 +434,21 @@ export class NodeLifecycleController {
       health = { conditions: status.conditions, probeTimestamp: now, readyTransitionTimestamp: transition, leaseRenew: health.leaseRenew };
       taken = true;
     }
-    // A renewed lease is a heartbeat too.
-    const lease = inf.leases.lister.get(NODE_LEASE_NAMESPACE, name);
+    this.observeLease(health, lease, now);
+    // The fast path above holds while this node object stays: health's conditions are its own now.
+    health.seen = current ? { node, lease, observed, current } : undefined;
+    this.health.set(name, health);
+
+    return { observed, current, health, taken, now, write: now > health.probeTimestamp + grace };
+  }
+
+  /** A renewed lease is a heartbeat too. */
+  private observeLease(health: NodeHealth, lease: KObject | undefined, now: number): void {
     const renew = lease ? Date.parse(lease.spec?.renewTime ?? '') : NaN;
     if (Number.isFinite(renew) && (health.leaseRenew === undefined || health.leaseRenew < renew)) {
       health.leaseRenew = renew;
       health.probeTimestamp = now;
     }
-    this.health.set(name, health);
-
-    return { observed, current, health, taken, now, write: now > health.probeTimestamp + grace };
   }
 
   /**

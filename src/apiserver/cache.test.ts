@@ -5,6 +5,7 @@ import { decodeStored, dispatch, MATCH_ALL, metadataEnd, ResourceCache, type Cac
 
 const leases = RESOURCES.find((r) => r.group === 'coordination.k8s.io' && r.plural === 'leases')!;
 const configmaps = RESOURCES.find((r) => r.group === '' && r.plural === 'configmaps')!;
+const nodes = RESOURCES.find((r) => r.group === '' && r.plural === 'nodes')!;
 
 const lease = (name: string, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'coordination.k8s.io/v1',
@@ -75,6 +76,13 @@ test('a text-only object is parsed afresh on every read: readers get private cop
   assert.notEqual(a, b);
   a.spec!.holderIdentity = 'changed';
   assert.equal(c.obj.spec!.holderIdentity, 'n1');
+  // Nodes too (cluster-scoped: no namespace in the key).
+  const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'kubernetes.io/hostname': 'n1' } }, status: { conditions: [{ type: 'Ready', status: 'True' }] } };
+  const n = new ResourceCache(nodes, 0).decode(kv('/registry/nodes/n1', node, 9));
+  assert.equal(n.json, decodeStored(kv('/registry/nodes/n1', node, 9)).json);
+  assert.notEqual(n.obj, n.obj);
+  n.obj.status!.conditions![0].status = 'False';
+  assert.equal(n.obj.status!.conditions![0].status, 'True');
   // Other resources keep one decoded object.
   const cm = new ResourceCache(configmaps, 0).decode(kv('/registry/configmaps/default/c', { kind: 'ConfigMap', metadata: { name: 'c', namespace: 'default' } }));
   assert.equal(cm.obj, cm.obj);

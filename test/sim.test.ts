@@ -133,6 +133,15 @@ describe('simulated nodes', () => {
     assert.notEqual(await renewTime('sim-2'), stale);
   });
 
+  test("a label another client puts on a node's Lease stays through the node's renewals", async () => {
+    const lease = (jsonpath: string) => ok('get', 'lease', '-n', 'kube-node-lease', 'sim-1', '-o', `jsonpath=${jsonpath}`);
+    await ok('label', 'lease', '-n', 'kube-node-lease', 'sim-1', 'team=a');
+    const labelled = await lease('{.spec.renewTime}');
+    await sleep(2500);
+    assert.notEqual(await lease('{.spec.renewTime}'), labelled, 'the node keeps renewing');
+    assert.equal(await lease('{.metadata.labels.team}'), 'a');
+  });
+
   test('a restartPolicy Never pod with run-seconds=1 Succeeds; with exit-code 3 it Fails', async () => {
     await ok('apply', '-f', await c.file('done.json', podManifest('done', { node: 'sim-0', restartPolicy: 'Never', annotations: { [SIM_ANNOTATIONS.runSeconds]: '1' } })));
     await ok('apply', '-f', await c.file('fail.json', podManifest('fail', { node: 'sim-2', restartPolicy: 'Never', annotations: { [SIM_ANNOTATIONS.runSeconds]: '1', [SIM_ANNOTATIONS.exitCode]: '3' } })));

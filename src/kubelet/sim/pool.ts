@@ -15,7 +15,7 @@
 // Level-triggered: a pod's status is recomputed from the pod as the informer has it and
 // the runtime's state; a conflict or failure only requeues the pod.
 
-import type { KObject } from '../../api/object.ts';
+import { isObject, type KObject } from '../../api/object.ts';
 import { isStatusError } from '../../api/errors.ts';
 import { Informer, stripManagedFields } from '../../client/informer.ts';
 import { ref } from '../../client/resources.ts';
@@ -491,9 +491,17 @@ export class SimPool {
   private async renewLease(n: SimNode, now: number): Promise<void> {
     const leases = ref.leases;
     if (n.lease) {
-      const next = { ...n.lease, spec: { ...n.lease.spec, holderIdentity: n.name, renewTime: microTime(now) } };
+      // The node's own copy, renewed in place: the request carries it as text, so nothing
+      // else holds it.
+      const lease = n.lease;
+      lease.spec.holderIdentity = n.name;
+      lease.spec.renewTime = microTime(now);
       try {
-        n.lease = stripManagedFields(await n.client.update(leases, NODE_LEASE_NAMESPACE, next));
+        const got = await n.client.update(leases, NODE_LEASE_NAMESPACE, lease);
+        // Stored as sent (the usual case), only the new resourceVersion is kept: a renewal
+        // leaves one string to outlive it rather than a whole decoded lease per node.
+        if (storedAsSent(got, lease)) lease.metadata.resourceVersion = got.metadata.resourceVersion;
+        else n.lease = stripManagedFields(got);
         this.counters.leaseRenewals++;
         return;
       } catch (e) {
@@ -753,4 +761,34 @@ export class SimPool {
     await this.workers;
     await this.informer.done();
   }
+}
+
+const TOP_SKIP = ['metadata'];
+const METADATA_SKIP = ['resourceVersion', 'managedFields'];
+
+/**
+ * Whether the server's answer `got` to a write of `sent` is `sent` as it was, apart from the
+ * resourceVersion and the managedFields the server keeps.
+ */
+export function storedAsSent(got: KObject, sent: KObject): boolean {
+  return isObject(got.metadata) && isObject(sent.metadata) && equalExcept(got, sent, TOP_SKIP) && equalExcept(got.metadata, sent.metadata, METADATA_SKIP);
+}
+
+/** Whether objects `x` and `y` hold equal JSON values under every key but those in `skip`. */
+function equalExcept(x: Record<string, unknown>, y: Record<string, unknown>, skip?: readonly string[]): boolean {
+  let keys = 0;
+  for (const k of Object.keys(x)) {
+    if (skip?.includes(k)) continue;
+    if (!Object.hasOwn(y, k) || !jsonEqual(x[k], y[k])) return false;
+    keys++;
+  }
+  for (const k of Object.keys(y)) if (!skip?.includes(k)) keys--;
+  return keys === 0;
+}
+
+/** Equality of JSON values (key order aside). */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+  return isObject(a) && isObject(b) && equalExcept(a, b);
 }

@@ -93,7 +93,7 @@ function decodeStoredText(kv: KeyValue, prefix: string, namespaced: boolean): Ca
   if (end < 0) return decodeStored(kv);
   const text = kv.value;
   const rv = `"resourceVersion":"${kv.modRevision}"`;
-  const json = text.slice(0, end) + (text.charCodeAt(end - 1) === 0x7b /* { */ ? rv : ',' + rv) + text.slice(end);
+  const json = flattened(text.slice(0, end) + (text.charCodeAt(end - 1) === 0x7b /* { */ ? rv : ',' + rv) + text.slice(end));
   let namespace: string | undefined;
   if (namespaced) {
     const from = prefix.length + 1;
@@ -101,6 +101,21 @@ function decodeStoredText(kv: KeyValue, prefix: string, namespaced: boolean): Ca
     namespace = slash > 0 ? kv.key.slice(from, slash) : undefined;
   }
   return new TextObject(kv.key, json, kv.modRevision, namespace);
+}
+
+const NUL = /\u0000/;
+
+/**
+ * `s` as one contiguous string. A string made by slicing and joining is a tree of pieces
+ * that keeps all of its source text alive until its first full read copies it into one;
+ * for cached text, which outlives its request by seconds to minutes, that would be two
+ * long-lived copies of each object (the source, then the copy the first later read makes).
+ * Made contiguous now, the source dies young. V8 flattens a string a regular expression
+ * runs on (a search for a NUL byte, which JSON text never holds unescaped).
+ */
+function flattened(s: string): string {
+  NUL.test(s);
+  return s;
 }
 
 /**
@@ -167,6 +182,11 @@ class HistoryObject implements CachedObject {
   }
 }
 
+/** `c` as the history keeps it: text-only objects are kept as they are (they hold no decoded graph). */
+function historyObject(c: CachedObject): CachedObject {
+  return c instanceof TextObject ? c : new HistoryObject(c);
+}
+
 export class ResourceCache {
   /** The resource first registered for this storage prefix (shared by versions and views). */
   info: ResourceInfo;
@@ -209,7 +229,7 @@ export class ResourceCache {
       this.items.set(ev.cur.key, ev.cur);
     }
     // The history keeps each object as its JSON text only (see HistoryObject).
-    const kept: CacheEvent = { type: ev.type, revision: ev.revision, cur: new HistoryObject(ev.cur), prev: ev.prev && new HistoryObject(ev.prev) };
+    const kept: CacheEvent = { type: ev.type, revision: ev.revision, cur: historyObject(ev.cur), prev: ev.prev && historyObject(ev.prev) };
     if (this.ringLen === EVENT_HISTORY) {
       this.historyFloor = this.ring[this.ringStart]!.revision;
       this.ring[this.ringStart] = kept;

@@ -18,7 +18,8 @@ import {
 } from './fieldmanager.ts';
 import type { ManagedFieldsEntry } from './managedfields.ts';
 import { type TypeRef, typeFor, withGoFields } from './schema.ts';
-import { compare } from './typed.ts';
+import { FieldSet } from './fieldpath.ts';
+import { compare, scalarChanges } from './typed.ts';
 
 type Obj = Record<string, any>;
 
@@ -247,6 +248,16 @@ describe('recordUpdate', () => {
     const [beaten, tookBeat] = both(statused, beat, 'kube-controller-manager', { subresource: 'status' });
     assert.ok(tookBeat);
     assert.equal(entry(beaten, 'kube-controller-manager')!.time, '2024-05-01T12:00:00Z');
+    // A scalar its writer alone owns (the creator's label; read off the pair, no field sets).
+    const ownLabel = structuredClone(statused);
+    ownLabel.metadata.labels!.tier = 'be';
+    const [relabeledByOwner, tookOwn] = both(statused, ownLabel, 'creator');
+    assert.ok(tookOwn);
+    assert.equal(entry(relabeledByOwner, 'creator')!.time, '2024-05-01T12:00:00Z');
+    // A write to the object that changes only status changes nothing the writer can own.
+    const statusOnly = structuredClone(statused);
+    statusOnly.status.replicas = 3;
+    assert.ok(!both(statused, statusOnly, 'kube-controller-manager')[1]);
     // Everything else takes the general path: a field another manager owns (creator's label),
     // a field nobody owned yet, a removal, a writer without an entry.
     const relabeled = structuredClone(statused);
@@ -343,6 +354,7 @@ describe('recordUpdate', () => {
       }
     };
     let nonEmpty = 0;
+    let scalarOnly = 0;
     for (const [fixture, t] of fixtures) {
       for (let i = 0; i < 300; i++) {
         const after = structuredClone(fixture);
@@ -354,9 +366,17 @@ describe('recordUpdate', () => {
           assert.ok(pruned[k].equals(whole[k]), `${fixture.kind} edit ${i}, ${k}: ${pruned[k]} != ${whole[k]}\n${JSON.stringify(after)}`);
         }
         if (!whole.modified.union(whole.added).union(whole.removed).empty()) nonEmpty++;
+        // Where scalarChanges reads the changes off the pair, they are compare()'s: modified leaves only.
+        const leaves = scalarChanges(pb, pa, t);
+        if (leaves) {
+          scalarOnly++;
+          assert.ok(whole.removed.empty() && whole.added.empty(), `${fixture.kind} edit ${i}: scalarChanges on a pair that adds or removes`);
+          assert.ok(FieldSet.of(...leaves).equals(whole.modified), `${fixture.kind} edit ${i}: ${FieldSet.of(...leaves)} != ${whole.modified}`);
+        }
       }
     }
     assert.ok(nonEmpty > 800, `most edits change something (${nonEmpty})`);
+    assert.ok(scalarOnly > 20, `some edits only change scalars (${scalarOnly})`);
     // A node status heartbeat leaves only the changed timestamps to compare.
     const beat = structuredClone(node);
     beat.status.conditions[2].lastHeartbeatTime = T1;

@@ -43,6 +43,7 @@ import {
 import { type TypeRef, typeFor, withGoFields } from './schema.ts';
 import {
   compare,
+  scalarChanges,
   type Comparison,
   dropNulls,
   ensureNamedFieldsAreMembers,
@@ -321,15 +322,14 @@ function sameOwners(c: Comparison, managed: Managed, id: string, version: string
  */
 function restampOwner(
   stored: unknown,
-  c: Comparison,
+  changed: Path[],
   own: { manager: string; apiVersion: string; subresource: string },
   now: string,
 ): ManagedFieldsEntry[] | undefined {
-  if (!Array.isArray(stored) || stored.length === 0 || !c.removed.empty()) return undefined;
-  const changed = c.modified.union(c.added);
-  if (changed.empty() || changed.intersects(STRIPPED)) return undefined;
+  if (!Array.isArray(stored) || stored.length === 0) return undefined;
+  if (changed.length === 0 || changed.some((p) => STRIPPED.has(p))) return undefined;
   // Each changed path with its keys as FieldsV1 writes them, serialized once for all entries.
-  const paths = changed.paths().map((p) => ({ p, keys: p.map(serializePE) }));
+  const paths = changed.map((p) => ({ p, keys: p.map(serializePE) }));
   let mine = -1;
   let updaters = 0;
   for (let i = 0; i < stored.length; i++) {
@@ -465,20 +465,32 @@ export function recordUpdate(opts: RecordUpdateOptions): void {
   // common is left out before typing and walking (withoutCommon): a lease renewal walks its
   // renewTime, a node's status report its conditions.
   const ignore = ignoredFields(t, sub, opts.statusSubresource);
+  let pair: [JSONObject, JSONObject] | undefined;
+  const differing = (): [JSONObject, JSONObject] => {
+    if (pair) return pair;
+    const b: JSONObject = old ? shallowWithoutManagedFields(old) : {};
+    const a = shallowWithoutManagedFields(next);
+    return (pair = old ? (withoutCommon(b, a) ?? [{}, {}]) : [b, a]);
+  };
   const compared = () => {
-    let b: JSONObject = old ? shallowWithoutManagedFields(old) : {};
-    let a = shallowWithoutManagedFields(next);
-    if (old) [b, a] = withoutCommon(b, a) ?? [{}, {}];
+    const [b, a] = differing();
     const before = withGoFields(b, t);
     const after = withGoFields(a, t);
     return { before, after, c: changes(before, after, t, ignore) };
   };
   let diff: ReturnType<typeof compared> | undefined;
   // A write that keeps the live managedFields and only changed what its writer alone owns
-  // (a heartbeat) needs no field sets.
+  // (a heartbeat) needs no field sets: the changed paths are read off the differing pair
+  // when it is simple (scalarChanges), else off compare().
   if (opts.shortcut !== false && old && sub !== 'scale' && (sub || requested === undefined || requested === null) && Array.isArray(old.metadata?.managedFields)) {
-    diff = compared();
-    const entries = restampOwner(old.metadata.managedFields, diff.c, { manager: opts.manager || 'unknown', apiVersion: version, subresource: sub }, now);
+    const [b, a] = differing();
+    let changed = scalarChanges(b, a, t);
+    if (changed && ignore && changed.some((p) => ignore.has(p.slice(0, 1)))) changed = undefined;
+    if (!changed) {
+      diff = compared();
+      changed = diff.c.removed.empty() ? diff.c.modified.union(diff.c.added).paths() : undefined;
+    }
+    const entries = changed && restampOwner(old.metadata.managedFields, changed, { manager: opts.manager || 'unknown', apiVersion: version, subresource: sub }, now);
     if (entries) {
       next.metadata.managedFields = entries;
       return;

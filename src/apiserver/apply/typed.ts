@@ -320,6 +320,43 @@ function compareWalk(lhs: V, rhs: V, t: TypeRef, path: PathElement[], c: Compari
   }
 }
 
+/**
+ * compare() for the simple pair a small write leaves once what both sides hold in common is
+ * dropped (a lease renewal: {spec: {renewTime}} on each side): the same keys on both sides,
+ * through granular maps and structs, down to scalar leaves. Every leaf is then a modified
+ * field and nothing was added or removed; the paths of those leaves are returned without
+ * building field sets. Undefined for any other pair (lists, nulls, a key on one side only,
+ * atomic maps, places not typed as scalars), which compare() works out.
+ */
+export function scalarChanges(lhs: JSONObject, rhs: JSONObject, t: TypeRef): Path[] | undefined {
+  const out: Path[] = [];
+  return scalarWalk(lhs, rhs, t, [], out) ? out : undefined;
+}
+
+function scalarWalk(lhs: JSONObject, rhs: JSONObject, t: TypeRef, path: PathElement[], out: Path[]): boolean {
+  const m = t.atom.map;
+  if (!m || m.relationship === 'atomic') return false;
+  const keys = Object.keys(lhs);
+  if (keys.length === 0 || keys.length !== Object.keys(rhs).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(rhs, key)) return false;
+    const l = lhs[key];
+    const r = rhs[key];
+    const ft = fieldType(m, key);
+    path.push(sharedFieldPE(key));
+    let ok: boolean;
+    if (isObject(l) && isObject(r)) ok = scalarWalk(l, r, ft, path, out);
+    else {
+      const a = ft.atom;
+      ok = isScalar(l) && isScalar(r) && !!a.scalar && !a.map && !a.list;
+      if (ok) out.push([...path]);
+    }
+    path.pop();
+    if (!ok) return false;
+  }
+  return true;
+}
+
 function compareLeaf(lhs: V, rhs: V, path: Path, c: Comparison): true {
   if (lhs === undefined) c.added.insert(path);
   else if (rhs === undefined) c.removed.insert(path);

@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KObject } from '../api/object.ts';
 import { SharedInformerFactory } from './factory.ts';
-import { Informer, shareUnchanged, stripManagedFields, type ResourceEventHandlers } from './informer.ts';
+import { Informer, stripManagedFields, type ResourceEventHandlers } from './informer.ts';
 import { ref } from './resources.ts';
 import { createClient } from './rest.ts';
 import { eventually, PartitionableTransport, startClientTestServer, type ClientTestServer } from './testing.ts';
@@ -67,8 +67,6 @@ for (const kind of ['https', 'inprocess'] as const) {
       });
       const r = recorder();
       inf.addEventHandler(r.handlers);
-      const updates: [KObject, KObject][] = [];
-      inf.addEventHandler({ onUpdate: (a, b) => updates.push([a, b]) });
       inf.start(ac.signal);
       assert.equal(await inf.waitForSync(ac.signal), true);
       assert.ok(inf.hasSynced());
@@ -81,10 +79,6 @@ for (const kind of ['https', 'inprocess'] as const) {
       await c.delete(ref.configmaps, ns, 'pre');
       await eventually(() => r.log.length === 5, 5000, 'events');
       assert.deepEqual(r.log, ['add pre', 'add x', 'add y', 'update x changed', 'delete pre']);
-      // The update's old and new objects keep their own values; what it left alone is one copy.
-      const [oldX, newX] = updates[0]!;
-      assert.deepEqual([oldX.data, newX.data], [{ k1: 'v' }, { k1: 'v', k2: 'v' }]);
-      assert.equal(newX.metadata.labels, oldX.metadata.labels);
 
       assert.equal(inf.lister.get(ns, 'pre'), undefined);
       assert.deepEqual(inf.lister.get(ns, 'x')?.data, { k1: 'v', k2: 'v' });
@@ -207,31 +201,6 @@ for (const kind of ['https', 'inprocess'] as const) {
     });
   });
 }
-
-describe('shareUnchanged', () => {
-  it('shares equal subtrees and values with the old object, keeps what changed, and tells whether all was equal', () => {
-    const prev = { metadata: { name: 'a', labels: { x: '1' }, resourceVersion: '1' }, spec: { list: [{ k: 1 }, { k: 2 }], n: 1 } };
-    const next = JSON.parse(JSON.stringify(prev));
-    next.metadata.resourceVersion = '2';
-    next.spec.list[1].k = 3;
-    assert.equal(shareUnchanged(next, prev), false);
-    assert.equal(next.metadata.labels, prev.metadata.labels);
-    assert.equal(next.spec.list[0], prev.spec.list[0]);
-    assert.notEqual(next.spec.list[1], prev.spec.list[1]);
-    assert.deepEqual([prev.metadata.resourceVersion, prev.spec.list[1]!.k], ['1', 2], 'the old object is left as it was');
-    assert.deepEqual([next.metadata.resourceVersion, next.spec.list[1].k], ['2', 3]);
-
-    const same = JSON.parse(JSON.stringify(prev));
-    assert.equal(shareUnchanged(same, prev), true);
-    assert.equal(same.spec, prev.spec);
-    // A key added, removed, or a list grown is a difference.
-    for (const change of [(o: any) => (o.spec.extra = 1), (o: any) => delete o.spec.n, (o: any) => o.spec.list.push({ k: 9 }), (o: any) => (o.spec.list = { 0: { k: 1 }, 1: { k: 2 } })]) {
-      const o = JSON.parse(JSON.stringify(prev));
-      change(o);
-      assert.equal(shareUnchanged(o, prev), false, String(change));
-    }
-  });
-});
 
 describe('shared informer factory', () => {
   let t: ClientTestServer;

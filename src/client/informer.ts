@@ -55,50 +55,8 @@ export interface InformerOptions<T extends KObject = KObject> {
  * a cached object weighs. An update sent without managedFields keeps the live ones.
  */
 export function stripManagedFields<T extends KObject>(obj: T): T {
-  if (obj.metadata?.managedFields === undefined) return obj;
-  // A copy without the key rather than `delete`, which would leave a slower, larger object.
-  const { managedFields: _drop, ...rest } = obj.metadata;
-  obj.metadata = rest;
+  if (obj.metadata?.managedFields !== undefined) delete obj.metadata.managedFields;
   return obj;
-}
-
-/**
- * Makes `next`, an update's object that no one has seen yet, share with `prev`, the cached
- * object it replaces, every value the two hold equal: what the update left as it was stays
- * one copy, and the new copy dies young instead of living as long as the cache holds it (a
- * lease renewal then adds its new renewTime and resourceVersion to the heap, not a whole
- * lease). Objects in a cache are read only, so sharing is safe. Returns whether the two are
- * equal throughout.
- */
-export function shareUnchanged(next: Record<string, unknown> | unknown[], prev: Record<string, unknown> | unknown[]): boolean {
-  if (Array.isArray(next)) {
-    const b = prev as unknown[];
-    let same = b.length === next.length;
-    for (let i = 0; i < next.length && i < b.length; i++) {
-      const shared = shared1(next[i], b[i]);
-      if (shared === NOT_SHARED) same = false;
-      else next[i] = shared;
-    }
-    return same;
-  }
-  const b = prev as Record<string, unknown>;
-  const keys = Object.keys(next);
-  let same = Object.keys(b).length === keys.length;
-  for (const k of keys) {
-    const shared = Object.hasOwn(b, k) ? shared1(next[k], b[k]) : NOT_SHARED;
-    if (shared === NOT_SHARED) same = false;
-    else next[k] = shared;
-  }
-  return same;
-}
-
-const NOT_SHARED = Symbol('not shared');
-
-/** `y` when `x` holds the same JSON value (after sharing what it can with it), else NOT_SHARED. */
-function shared1(x: unknown, y: unknown): unknown {
-  if (x === y) return y;
-  if (typeof x !== 'object' || x === null || typeof y !== 'object' || y === null || Array.isArray(x) !== Array.isArray(y)) return NOT_SHARED;
-  return shareUnchanged(x as Record<string, unknown>, y as Record<string, unknown>) ? y : NOT_SHARED;
 }
 
 export interface HandlerRegistration {
@@ -334,10 +292,7 @@ export class Informer<T extends KObject = KObject> {
       case 'ADDED':
       case 'MODIFIED': {
         const old = this.indexer.upsert(o);
-        if (old) {
-          shareUnchanged(o, old);
-          this.notify('onUpdate', (h) => h.onUpdate?.(old, o));
-        }
+        if (old) this.notify('onUpdate', (h) => h.onUpdate?.(old, o));
         else this.notify('onAdd', (h) => h.onAdd?.(o, false));
         break;
       }

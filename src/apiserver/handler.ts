@@ -398,6 +398,8 @@ export class ApiHandler {
     const cur = await this.registry.get(this.storageOf(info), r.namespace, r.name!, req.signal);
     if (r.subresource === 'scale') return sendJSON(res, 200, this.scale(info, cur.obj));
     if (r.subresource && r.subresource !== 'status') throw methodNotAllowed();
+    // A plain read is answered with the cached text: a text-only object (a node, a lease) is not parsed for it.
+    if (!this.views.has(info) && negotiate(header(req, 'accept'), false) === 'object') return sendJSON(res, 200, cur.json);
     this.respondObject(req, res, info, cur.obj, 200, cur.json, q);
   }
 

@@ -2,6 +2,8 @@
 // Patch documents come from clients, so a key may be `__proto__` or `constructor`:
 // every read goes through hasOwn and every write through setKey.
 
+import { jsonEqual } from '../../api/object.ts';
+
 export type JSONValue = null | boolean | number | string | JSONValue[] | JSONObject;
 export type JSONObject = { [key: string]: JSONValue };
 
@@ -44,17 +46,4 @@ export function cloneObject<T>(v: T): T {
   return deepClone(v as unknown as JSONValue) as unknown as T;
 }
 
-export function deepEqual(a: JSONValue | undefined, b: JSONValue | undefined): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!hasOwn(b, k) || !deepEqual(a[k], b[k])) return false;
-  return true;
-}
+export const deepEqual: (a: JSONValue | undefined, b: JSONValue | undefined) => boolean = jsonEqual;

@@ -15,7 +15,7 @@
 // Level-triggered: a pod's status is recomputed from the pod as the informer has it and
 // the runtime's state; a conflict or failure only requeues the pod.
 
-import { isObject, type KObject } from '../../api/object.ts';
+import { isObject, jsonEqual, type KObject } from '../../api/object.ts';
 import { isStatusError } from '../../api/errors.ts';
 import { Informer, stripManagedFields } from '../../client/informer.ts';
 import { ref } from '../../client/resources.ts';
@@ -763,32 +763,13 @@ export class SimPool {
   }
 }
 
-const TOP_SKIP = ['metadata'];
-const METADATA_SKIP = ['resourceVersion', 'managedFields'];
-
 /**
  * Whether the server's answer `got` to a write of `sent` is `sent` as it was, apart from the
  * resourceVersion and the managedFields the server keeps.
  */
 export function storedAsSent(got: KObject, sent: KObject): boolean {
-  return isObject(got.metadata) && isObject(sent.metadata) && equalExcept(got, sent, TOP_SKIP) && equalExcept(got.metadata, sent.metadata, METADATA_SKIP);
-}
-
-/** Whether objects `x` and `y` hold equal JSON values under every key but those in `skip`. */
-function equalExcept(x: Record<string, unknown>, y: Record<string, unknown>, skip?: readonly string[]): boolean {
-  let keys = 0;
-  for (const k of Object.keys(x)) {
-    if (skip?.includes(k)) continue;
-    if (!Object.hasOwn(y, k) || !jsonEqual(x[k], y[k])) return false;
-    keys++;
-  }
-  for (const k of Object.keys(y)) if (!skip?.includes(k)) keys--;
-  return keys === 0;
-}
-
-/** Equality of JSON values (key order aside). */
-function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
-  return isObject(a) && isObject(b) && equalExcept(a, b);
+  if (!isObject(got.metadata) || !isObject(sent.metadata)) return false;
+  const { resourceVersion: _got, managedFields: _fields, ...gotMeta } = got.metadata;
+  const { resourceVersion: _sent, managedFields: _sentFields, ...sentMeta } = sent.metadata;
+  return jsonEqual({ ...got, metadata: gotMeta }, { ...sent, metadata: sentMeta });
 }
